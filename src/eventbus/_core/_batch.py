@@ -1,0 +1,114 @@
+"""Batch calls: the whole-request rules, and results that hold successes beside failures."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from ._errors import (
+    BatchEntryIdsNotDistinct,
+    EmptyBatchRequest,
+    EventBusError,
+    InvalidBatchEntryId,
+    TooManyEntriesInBatchRequest,
+)
+
+MAX_ENTRIES = 10
+MAX_BATCH_BYTES = 1_048_576
+
+_ENTRY_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFailure:
+    """One entry of a batch that failed, as SQS reports it."""
+
+    id: str
+    code: str
+    message: str
+    sender_fault: bool = True
+
+    @classmethod
+    def from_error(cls, entry_id: str, error: EventBusError) -> BatchFailure:
+        """The failure entry for ``error``."""
+        return cls(entry_id, error.code, error.message, error.sender_fault)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult(Generic[T]):
+    """What a batch call returns: the successful and the failed entries."""
+
+    successful: list[T] = field(default_factory=list)
+    failed: list[BatchFailure] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SendBatchEntry:
+    """One message of a send batch."""
+
+    id: str
+    body: str
+    message_attributes: dict[str, object] | None = None
+    delay_seconds: int | None = None
+    message_group_id: str | None = None
+    message_deduplication_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendBatchResultEntry:
+    """One successful entry of a send batch."""
+
+    id: str
+    message_id: str
+    md5_of_message_body: str
+    md5_of_message_attributes: str | None = None
+    sequence_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeVisibilityBatchEntry:
+    """One entry of a change-visibility batch."""
+
+    id: str
+    receipt_handle: str
+    visibility_timeout: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteBatchEntry:
+    """One entry of a delete batch."""
+
+    id: str
+    receipt_handle: str
+
+
+def check_entry_ids(ids: Sequence[str], entry_kind: str) -> None:
+    """Apply the whole-request rules every SQS batch call shares.
+
+    Raises:
+        EmptyBatchRequest: no entries.
+        TooManyEntriesInBatchRequest: more than 10 entries.
+        InvalidBatchEntryId: an id is not 1-80 characters of ``[A-Za-z0-9_-]``.
+        BatchEntryIdsNotDistinct: two entries share an id.
+    """
+    if not ids:
+        raise EmptyBatchRequest(f"There should be at least one {entry_kind} in the request.")
+    if len(ids) > MAX_ENTRIES:
+        raise TooManyEntriesInBatchRequest(
+            f"Maximum number of entries per request are {MAX_ENTRIES}. "
+            f"You have sent {len(ids)}."
+        )
+    seen: set[str] = set()
+    for entry_id in ids:
+        if not isinstance(entry_id, str) or not _ENTRY_ID.fullmatch(entry_id):
+            raise InvalidBatchEntryId(
+                f"A batch entry id can only contain alphanumeric characters, hyphens and "
+                f"underscores. It can be at most 80 letters long (got {entry_id!r})."
+            )
+        if entry_id in seen:
+            raise BatchEntryIdsNotDistinct(f"Id {entry_id} repeated.")
+        seen.add(entry_id)

@@ -1,0 +1,109 @@
+"""Messages: the record a queue keeps, and the values it hands out."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from ._attributes import MessageAttributeValue
+
+EMPTY_ATTRIBUTES: Mapping[str, MessageAttributeValue] = MappingProxyType({})
+
+
+class MessageState(enum.Enum):
+    """Where a message is in its life. The last four are final."""
+
+    DELAYED = "delayed"
+    VISIBLE = "visible"
+    IN_FLIGHT = "in_flight"
+    DELETED = "deleted"
+    DEAD_LETTERED = "dead_lettered"
+    EXPIRED = "expired"
+    PURGED = "purged"
+
+
+@dataclass(slots=True, eq=False)
+class StoredMessage:
+    """A message as its queue keeps it. Only the queue machine changes it."""
+
+    message_id: str
+    body: str
+    message_attributes: Mapping[str, MessageAttributeValue]
+    md5_of_body: str
+    md5_of_message_attributes: str | None
+    sent_at: float
+    """When the message was first sent (``SentTimestamp``), epoch seconds."""
+    enqueued_at: float
+    """When retention started counting for it, epoch seconds."""
+    seq: int
+    """Its place in the queue's order of arrival."""
+    state: MessageState
+    available_at: float
+    """When a delayed message becomes visible, or an in-flight one's visibility ends."""
+    size: int
+    receive_count: int = 0
+    first_received_at: float | None = None
+    received_at: float | None = None
+    """When the latest receive happened (the 12-hour visibility cap counts from it)."""
+    epoch: int = 0
+    """Bumped on every transition; index entries made at an older epoch are stale."""
+    system_attributes: dict[str, str] = field(default_factory=dict)
+    """Extra system attributes: ``MessageGroupId``, ``DeadLetterQueueSourceArn``..."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    """One message as a receive returns it.
+
+    Attributes:
+        message_id: the SQS message id (kept through a dead-letter move).
+        receipt_handle: the handle of this receive; delete and change visibility with it.
+        body: the message body.
+        md5_of_body: hex MD5 of the UTF-8 body.
+        message_attributes: the user's attributes.
+        md5_of_message_attributes: AWS's MD5 of the attributes, None without any.
+        attributes: every system attribute that applies, under its AWS name, as strings.
+        receive_count: how many times the message was received, this time included.
+    """
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    md5_of_body: str
+    message_attributes: Mapping[str, MessageAttributeValue]
+    md5_of_message_attributes: str | None
+    attributes: Mapping[str, str]
+    receive_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What a send returns: the new message's id and digests."""
+
+    message_id: str
+    md5_of_message_body: str
+    md5_of_message_attributes: str | None = None
+    sequence_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatistics:
+    """How many messages a queue holds, by state (SQS's ``ApproximateNumberOf*``).
+
+    Attributes:
+        visible: available for retrieval (``ApproximateNumberOfMessages``).
+        in_flight: received, not deleted, visibility not yet over
+            (``ApproximateNumberOfMessagesNotVisible``).
+        delayed: waiting for their delay to end (``ApproximateNumberOfMessagesDelayed``).
+    """
+
+    visible: int
+    in_flight: int
+    delayed: int
+
+    @property
+    def total(self) -> int:
+        """Every message the queue holds."""
+        return self.visible + self.in_flight + self.delayed

@@ -1,0 +1,747 @@
+"""The queue machine: every state change of a standard SQS queue's messages lives here.
+
+A message moves through the states of :class:`MessageState`; the table
+``_ALLOWED`` says which moves exist, and :meth:`QueueMachine._transition` is the one
+place that makes them, so "can an in-flight message become delayed?" is answered
+by reading one table (it cannot).
+
+Indexes, so that no operation scans the queue:
+
+* ``_visible``: a deque of visible messages in arrival order;
+* ``_delayed`` and ``_in_flight``: heaps keyed by the moment the message becomes
+  visible;
+* ``_retention``: a heap keyed by enqueue time, for expiry;
+* ``_messages``: a dict from message id to the live record; receipt handles name
+  the message, so they need no index of their own.
+
+Index entries are never removed in place. Each carries the record's ``epoch`` at
+the time it was made; a transition bumps the epoch, which makes every older entry
+stale, and stale entries are skipped when they come up (and swept out when they
+outnumber the live ones). Every operation first calls :meth:`_advance`, which makes
+due delayed and in-flight messages visible and expires old ones, so the state is
+exact whenever it is observed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import heapq
+import re
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+from ._attributes import (
+    MessageAttributeValue,
+    attributes_size,
+    check_body_characters,
+    md5_of_attributes,
+    md5_of_body,
+    to_attribute_value,
+    validate_sqs_attributes,
+)
+from ._batch import (
+    MAX_BATCH_BYTES,
+    BatchFailure,
+    BatchResult,
+    ChangeVisibilityBatchEntry,
+    DeleteBatchEntry,
+    SendBatchEntry,
+    SendBatchResultEntry,
+    check_entry_ids,
+)
+from ._errors import (
+    BatchRequestTooLong,
+    EventBusError,
+    InvalidParameterValue,
+    MissingParameter,
+    PurgeQueueInProgress,
+    ReceiptHandleIsInvalid,
+)
+from ._events import (
+    Event,
+    MessageDeadLettered,
+    MessageDeleted,
+    MessageExpired,
+    MessageReceived,
+    MessageSent,
+    QueuePurged,
+)
+from ._ids import IdSource
+from ._message import (
+    EMPTY_ATTRIBUTES,
+    MessageState,
+    QueueStatistics,
+    ReceivedMessage,
+    SendResult,
+    StoredMessage,
+)
+from ._settings import MAX_VISIBILITY_TIMEOUT, QueueSettings
+
+DELAYED = MessageState.DELAYED
+VISIBLE = MessageState.VISIBLE
+IN_FLIGHT = MessageState.IN_FLIGHT
+DELETED = MessageState.DELETED
+DEAD_LETTERED = MessageState.DEAD_LETTERED
+EXPIRED = MessageState.EXPIRED
+
+#: Every transition a message may make. Final states have none.
+_ALLOWED: Final[dict[MessageState, frozenset[MessageState]]] = {
+    DELAYED: frozenset({VISIBLE, EXPIRED}),
+    VISIBLE: frozenset({IN_FLIGHT, DELETED, DEAD_LETTERED, EXPIRED}),
+    IN_FLIGHT: frozenset({IN_FLIGHT, VISIBLE, DELETED, EXPIRED}),
+    DELETED: frozenset(),
+    DEAD_LETTERED: frozenset(),
+    EXPIRED: frozenset(),
+    MessageState.PURGED: frozenset(),
+}
+_LIVE: Final = frozenset({DELAYED, VISIBLE, IN_FLIGHT})
+
+LOCAL_SENDER_ID: Final = "AIDAEVENTBUSLOCAL0000"
+"""The ``SenderId`` of every message sent through the local bus."""
+
+MAX_DELAY_SECONDS: Final = 900
+PURGE_INTERVAL: Final = 60.0
+_GROUP_ID = re.compile(r"[!-~]{1,128}")
+_SWEEP_SLACK: Final = 1024
+
+_HeapEntry = tuple[float, int, int, StoredMessage]
+
+
+class IllegalTransition(AssertionError):
+    """Raised when the queue machine is asked for a move its table does not allow.
+
+    This is a bug in the library, never the caller's fault.
+    """
+
+
+class _Prepared:
+    """A validated send, ready to enqueue."""
+
+    __slots__ = ("attributes", "body", "delay", "md5_attributes", "md5_body", "size", "system")
+
+    def __init__(
+        self,
+        body: str,
+        attributes: Mapping[str, MessageAttributeValue],
+        delay: int,
+        size: int,
+        system: dict[str, str],
+    ) -> None:
+        self.body = body
+        self.attributes = attributes
+        self.delay = delay
+        self.size = size
+        self.system = system
+        self.md5_body = md5_of_body(body)
+        self.md5_attributes = md5_of_attributes(attributes)
+
+
+def invalid_value(parameter: str, value: object, reason: str) -> InvalidParameterValue:
+    """An InvalidParameterValue worded as SQS words it."""
+    return InvalidParameterValue(
+        f"Value {value} for parameter {parameter} is invalid. Reason: {reason}"
+    )
+
+
+def check_visibility_timeout(value: object) -> int:
+    """Return ``value`` if it is a valid visibility timeout, else raise."""
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not 0 <= value <= MAX_VISIBILITY_TIMEOUT
+    ):
+        raise invalid_value(
+            "VisibilityTimeout", value, "Must be an integer between 0 and 43200, if provided."
+        )
+    return value
+
+
+class QueueMachine:
+    """A standard SQS queue, as a synchronous state machine driven with ``now``.
+
+    Args:
+        name: the queue's name.
+        arn: the queue's ARN.
+        settings: its validated attributes.
+        ids: where message ids and receipt-handle tokens come from.
+        events: the list this queue records what happened in.
+        trace: record per-message events too (sent, received, deleted).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        arn: str,
+        settings: QueueSettings,
+        *,
+        ids: IdSource,
+        events: list[Event],
+        trace: bool = False,
+        created_at: float = 0.0,
+    ) -> None:
+        self.name = name
+        self.arn = arn
+        self.settings = settings
+        self.created_at = created_at
+        self.last_modified_at = created_at
+        self.trace = trace
+        self._ids = ids
+        self._events = events
+        self._uid = ids.token()
+        self._seq = 0
+        self._last_purge: float | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._messages: dict[str, StoredMessage] = {}
+        self._visible: deque[tuple[int, StoredMessage]] = deque()
+        self._delayed: list[_HeapEntry] = []
+        self._in_flight: list[_HeapEntry] = []
+        self._retention: list[tuple[float, int, StoredMessage]] = []
+        self._count = {DELAYED: 0, VISIBLE: 0, IN_FLIGHT: 0}
+
+    # ------------------------------------------------------------------ transitions
+
+    def _transition(
+        self, message: StoredMessage, new: MessageState, available_at: float = 0.0
+    ) -> None:
+        """Move ``message`` to ``new``: the only place a message changes state."""
+        old = message.state
+        if new not in _ALLOWED[old]:
+            raise IllegalTransition(f"{message.message_id}: {old.name} -> {new.name}")
+        self._count[old] -= 1
+        message.state = new
+        message.epoch += 1
+        if new is VISIBLE:
+            self._count[VISIBLE] += 1
+            self._visible.append((message.epoch, message))
+            if len(self._visible) > 2 * self._count[VISIBLE] + _SWEEP_SLACK:
+                self._visible = deque(e for e in self._visible if e[0] == e[1].epoch)
+        elif new is IN_FLIGHT:
+            self._count[IN_FLIGHT] += 1
+            message.available_at = available_at
+            self._push(self._in_flight, message, IN_FLIGHT)
+        else:
+            del self._messages[message.message_id]
+
+    def _push(self, heap: list[_HeapEntry], message: StoredMessage, state: MessageState) -> None:
+        heapq.heappush(heap, (message.available_at, message.seq, message.epoch, message))
+        if len(heap) > 2 * self._count[state] + _SWEEP_SLACK:
+            heap[:] = [e for e in heap if e[2] == e[3].epoch]
+            heapq.heapify(heap)
+
+    def _advance(self, now: float) -> None:
+        """Make due messages visible, in deadline order, and expire old ones."""
+        in_flight, delayed = self._in_flight, self._delayed
+        while True:
+            if in_flight and in_flight[0][0] <= now:
+                heap = in_flight
+                if delayed and delayed[0] < in_flight[0]:
+                    heap = delayed
+            elif delayed and delayed[0][0] <= now:
+                heap = delayed
+            else:
+                break
+            _, _, epoch, message = heapq.heappop(heap)
+            if message.epoch == epoch:
+                self._transition(message, VISIBLE)
+        retention = self.settings.message_retention_period
+        heap_r = self._retention
+        while heap_r and heap_r[0][0] + retention <= now:
+            enqueued_at, _, message = heapq.heappop(heap_r)
+            if message.state in _LIVE:
+                self._transition(message, EXPIRED)
+                self._events.append(MessageExpired(self.name, message.message_id, now - enqueued_at))
+
+    def next_deadline(self) -> float | None:
+        """The earliest moment at which a message of this queue changes state by itself.
+
+        A delay ending, a visibility timeout running out or a message expiring.
+        None when no such moment is pending.
+        """
+        deadlines: list[float] = []
+        for heap in (self._delayed, self._in_flight):
+            while heap and heap[0][2] != heap[0][3].epoch:
+                heapq.heappop(heap)
+            if heap:
+                deadlines.append(heap[0][0])
+        heap_r = self._retention
+        while heap_r and heap_r[0][2].state not in _LIVE:
+            heapq.heappop(heap_r)
+        if heap_r:
+            deadlines.append(heap_r[0][0] + self.settings.message_retention_period)
+        return min(deadlines) if deadlines else None
+
+    # ------------------------------------------------------------------------- send
+
+    def _prepare(
+        self,
+        body: object,
+        message_attributes: Mapping[str, object] | None,
+        delay_seconds: object,
+        message_group_id: object,
+        message_deduplication_id: object,
+    ) -> _Prepared:
+        if not isinstance(body, str):
+            raise InvalidParameterValue(
+                f"MessageBody must be a str, not {type(body).__name__}."
+            )
+        if not body:
+            raise MissingParameter("The request must contain the parameter MessageBody.")
+        check_body_characters(body)
+        if delay_seconds is None:
+            delay = self.settings.delay_seconds
+        elif (
+            not isinstance(delay_seconds, int)
+            or isinstance(delay_seconds, bool)
+            or not 0 <= delay_seconds <= MAX_DELAY_SECONDS
+        ):
+            raise invalid_value(
+                "DelaySeconds", delay_seconds, "Must be an integer >= 0 and <= 900, if provided."
+            )
+        else:
+            delay = delay_seconds
+        system: dict[str, str] = {}
+        if message_deduplication_id is not None:
+            raise invalid_value(
+                "MessageDeduplicationId",
+                message_deduplication_id,
+                "The request includes a parameter that is not valid for this queue type.",
+            )
+        if message_group_id is not None:
+            if not isinstance(message_group_id, str) or not _GROUP_ID.fullmatch(
+                message_group_id
+            ):
+                raise invalid_value(
+                    "MessageGroupId",
+                    message_group_id,
+                    "MessageGroupId can only include alphanumeric and punctuation characters. "
+                    "1 to 128 in length.",
+                )
+            system["MessageGroupId"] = message_group_id
+        if message_attributes:
+            attributes = {
+                name: to_attribute_value(name, value, allow_array=False)
+                for name, value in message_attributes.items()
+            }
+            validate_sqs_attributes(attributes)
+            size = len(body.encode()) + attributes_size(attributes)
+        else:
+            attributes = EMPTY_ATTRIBUTES  # type: ignore[assignment]
+            size = len(body.encode())
+        limit = self.settings.maximum_message_size
+        if size > limit:
+            raise InvalidParameterValue(
+                "One or more parameters are invalid. Reason: Message must be shorter than "
+                f"{limit} bytes (body and attributes come to {size} bytes)."
+            )
+        return _Prepared(body, attributes, delay, size, system)
+
+    def _enqueue(self, prepared: _Prepared, now: float) -> SendResult:
+        message_id = self._ids.message_id()
+        self._seq += 1
+        delay = prepared.delay
+        message = StoredMessage(
+            message_id=message_id,
+            body=prepared.body,
+            message_attributes=prepared.attributes,
+            md5_of_body=prepared.md5_body,
+            md5_of_message_attributes=prepared.md5_attributes,
+            sent_at=now,
+            enqueued_at=now,
+            seq=self._seq,
+            state=DELAYED if delay else VISIBLE,
+            available_at=now + delay,
+            size=prepared.size,
+            system_attributes=prepared.system,
+        )
+        self._insert(message)
+        if self.trace:
+            self._events.append(MessageSent(self.name, message_id))
+        return SendResult(message_id, prepared.md5_body, prepared.md5_attributes)
+
+    def _insert(self, message: StoredMessage) -> None:
+        """Index a new record in its initial state (VISIBLE or DELAYED)."""
+        self._messages[message.message_id] = message
+        state = message.state
+        self._count[state] += 1
+        if state is VISIBLE:
+            self._visible.append((message.epoch, message))
+        else:
+            self._push(self._delayed, message, DELAYED)
+        heap_r = self._retention
+        heapq.heappush(heap_r, (message.enqueued_at, message.seq, message))
+        if len(heap_r) > 2 * len(self._messages) + _SWEEP_SLACK:
+            heap_r[:] = [e for e in heap_r if e[2].state in _LIVE]
+            heapq.heapify(heap_r)
+
+    def send(
+        self,
+        body: str,
+        *,
+        now: float,
+        message_attributes: Mapping[str, object] | None = None,
+        delay_seconds: int | None = None,
+        message_group_id: str | None = None,
+        message_deduplication_id: str | None = None,
+    ) -> SendResult:
+        """Accept one message.
+
+        Raises:
+            MissingParameter: the body is empty.
+            InvalidMessageContents: the body or a String attribute holds a character
+                SQS refuses.
+            InvalidParameterValue: an attribute, the delay, the group id or the size is
+                out of bounds.
+        """
+        prepared = self._prepare(
+            body, message_attributes, delay_seconds, message_group_id, message_deduplication_id
+        )
+        self._advance(now)
+        return self._enqueue(prepared, now)
+
+    def send_batch(
+        self, entries: Iterable[SendBatchEntry], *, now: float
+    ) -> BatchResult[SendBatchResultEntry]:
+        """Accept up to 10 messages; each entry succeeds or fails on its own.
+
+        Raises:
+            EmptyBatchRequest, TooManyEntriesInBatchRequest, InvalidBatchEntryId,
+            BatchEntryIdsNotDistinct, BatchRequestTooLong: the request as a whole.
+        """
+        entries = list(entries)
+        check_entry_ids([e.id for e in entries], "SendMessageBatchRequestEntry")
+        prepared: list[_Prepared | EventBusError] = []
+        total = 0
+        for entry in entries:
+            try:
+                item: _Prepared | EventBusError = self._prepare(
+                    entry.body,
+                    entry.message_attributes,
+                    entry.delay_seconds,
+                    entry.message_group_id,
+                    entry.message_deduplication_id,
+                )
+            except EventBusError as error:
+                item = error
+            prepared.append(item)
+            if isinstance(item, _Prepared):
+                total += item.size
+            elif isinstance(entry.body, str):
+                total += len(entry.body.encode(errors="surrogatepass"))
+        if total > MAX_BATCH_BYTES:
+            raise BatchRequestTooLong(
+                f"Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. "
+                f"You have sent {total} bytes."
+            )
+        self._advance(now)
+        result: BatchResult[SendBatchResultEntry] = BatchResult()
+        for entry, item in zip(entries, prepared, strict=True):
+            if isinstance(item, EventBusError):
+                result.failed.append(BatchFailure.from_error(entry.id, item))
+            else:
+                sent = self._enqueue(item, now)
+                result.successful.append(
+                    SendBatchResultEntry(
+                        entry.id, sent.message_id, sent.md5_of_message_body,
+                        sent.md5_of_message_attributes,
+                    )
+                )
+        return result
+
+    # ---------------------------------------------------------------------- receive
+
+    def receive(
+        self,
+        *,
+        now: float,
+        max_messages: int = 1,
+        visibility_timeout: int | None = None,
+        dead_letter_queue: QueueMachine | None = None,
+    ) -> list[ReceivedMessage]:
+        """Hand out up to ``max_messages`` visible messages and hide them.
+
+        A message whose receive count already reached the redrive policy's
+        ``max_receive_count`` is moved to ``dead_letter_queue`` instead of being
+        returned (SQS moves it lazily, on the receive that would exceed the count).
+        Without a ``dead_letter_queue`` (none configured, or it no longer exists) the
+        message is returned as if there were no redrive policy.
+
+        Raises:
+            InvalidParameterValue: ``max_messages`` outside 1-10 or a bad visibility
+                timeout.
+        """
+        if (
+            not isinstance(max_messages, int)
+            or isinstance(max_messages, bool)
+            or not 1 <= max_messages <= 10
+        ):
+            raise invalid_value(
+                "MaxNumberOfMessages", max_messages, "Must be between 1 and 10, if provided."
+            )
+        timeout = (
+            self.settings.visibility_timeout
+            if visibility_timeout is None
+            else check_visibility_timeout(visibility_timeout)
+        )
+        self._advance(now)
+        policy = self.settings.redrive_policy
+        limit = (
+            policy.max_receive_count
+            if policy is not None and dead_letter_queue is not None
+            else None
+        )
+        visible = self._visible
+        out: list[ReceivedMessage] = []
+        while visible and len(out) < max_messages:
+            epoch, message = visible.popleft()
+            if message.epoch != epoch:
+                continue
+            if limit is not None and message.receive_count >= limit:
+                assert dead_letter_queue is not None
+                self._transition(message, DEAD_LETTERED)
+                dead_letter_queue.accept_dead_letter(message, self.arn, now)
+                self._events.append(
+                    MessageDeadLettered(
+                        self.name, message.message_id, dead_letter_queue.name,
+                        message.receive_count,
+                    )
+                )
+                continue
+            message.receive_count += 1
+            message.received_at = now
+            if message.first_received_at is None:
+                message.first_received_at = now
+            self._transition(message, IN_FLIGHT, now + timeout)
+            out.append(self._delivery(message))
+        return out
+
+    def _delivery(self, message: StoredMessage) -> ReceivedMessage:
+        count = message.receive_count
+        first = message.first_received_at
+        attributes = {
+            "SenderId": LOCAL_SENDER_ID,
+            "SentTimestamp": str(int(message.sent_at * 1000)),
+            "ApproximateReceiveCount": str(count),
+            "ApproximateFirstReceiveTimestamp": str(int((first or 0.0) * 1000)),
+        }
+        if message.system_attributes:
+            attributes.update(message.system_attributes)
+        if self.trace:
+            self._events.append(MessageReceived(self.name, message.message_id, count))
+        return ReceivedMessage(
+            message_id=message.message_id,
+            receipt_handle=self._make_handle(message),
+            body=message.body,
+            md5_of_body=message.md5_of_body,
+            message_attributes=message.message_attributes,
+            md5_of_message_attributes=message.md5_of_message_attributes,
+            attributes=attributes,
+            receive_count=count,
+        )
+
+    def accept_dead_letter(self, message: StoredMessage, source_arn: str, now: float) -> None:
+        """Take in a message moved here from a source queue's redrive.
+
+        The message keeps its id, body, attributes, sent and first-receive
+        timestamps, receive count and (standard queues) its enqueue time, so
+        retention keeps counting from the original send; it gains
+        ``DeadLetterQueueSourceArn``.
+        """
+        self._advance(now)
+        self._seq += 1
+        moved = StoredMessage(
+            message_id=message.message_id,
+            body=message.body,
+            message_attributes=message.message_attributes,
+            md5_of_body=message.md5_of_body,
+            md5_of_message_attributes=message.md5_of_message_attributes,
+            sent_at=message.sent_at,
+            enqueued_at=message.enqueued_at,
+            seq=self._seq,
+            state=VISIBLE,
+            available_at=now,
+            size=message.size,
+            receive_count=message.receive_count,
+            first_received_at=message.first_received_at,
+            received_at=message.received_at,
+            system_attributes={**message.system_attributes, "DeadLetterQueueSourceArn": source_arn},
+        )
+        self._insert(moved)
+
+    # ------------------------------------------------------------ receipt handles
+
+    def _make_handle(self, message: StoredMessage) -> str:
+        raw = f"{self._uid}/{message.message_id}/{message.receive_count}/{self._ids.token()}"
+        return base64.urlsafe_b64encode(raw.encode()).decode()
+
+    def _parse_handle(self, handle: object) -> tuple[str, int]:
+        """The message id and receive number a handle names; raise if it is not ours."""
+        try:
+            assert isinstance(handle, str)
+            uid, message_id, count, _ = (
+                base64.urlsafe_b64decode(handle.encode("ascii")).decode().split("/")
+            )
+            number = int(count)
+        except (AssertionError, ValueError, UnicodeError, binascii.Error):
+            uid, message_id, number = "", "", 0
+        if uid != self._uid:
+            raise ReceiptHandleIsInvalid(
+                f'The input receipt handle "{handle}" is not a valid receipt handle.'
+            )
+        return message_id, number
+
+    def _live_message(self, handle: str, message_id: str, number: int) -> StoredMessage | None:
+        message = self._messages.get(message_id)
+        if message is not None and number > message.receive_count:
+            raise ReceiptHandleIsInvalid(
+                f'The input receipt handle "{handle}" is not a valid receipt handle.'
+            )
+        return message
+
+    # ------------------------------------------------------- delete and visibility
+
+    def delete(self, receipt_handle: str, *, now: float) -> bool:
+        """Delete the message a receipt handle names.
+
+        Any handle this queue issued for the message deletes it, the latest or an
+        older one, even after its visibility timeout ran out (as recorded on AWS
+        for standard queues). Deleting a message that is already gone succeeds.
+
+        Returns:
+            True if a message was deleted, False if it was already gone.
+
+        Raises:
+            ReceiptHandleIsInvalid: the handle was not issued by this queue.
+        """
+        message_id, number = self._parse_handle(receipt_handle)
+        self._advance(now)
+        message = self._live_message(receipt_handle, message_id, number)
+        if message is None:
+            return False
+        self._transition(message, DELETED)
+        if self.trace:
+            self._events.append(MessageDeleted(self.name, message_id))
+        return True
+
+    def delete_batch(
+        self, entries: Iterable[DeleteBatchEntry], *, now: float
+    ) -> BatchResult[str]:
+        """Delete up to 10 messages; returns the ids of the entries that succeeded."""
+        entries = list(entries)
+        check_entry_ids([e.id for e in entries], "DeleteMessageBatchRequestEntry")
+        result: BatchResult[str] = BatchResult()
+        for entry in entries:
+            try:
+                self.delete(entry.receipt_handle, now=now)
+            except EventBusError as error:
+                result.failed.append(BatchFailure.from_error(entry.id, error))
+            else:
+                result.successful.append(entry.id)
+        return result
+
+    def change_visibility(self, receipt_handle: str, visibility_timeout: int, *, now: float) -> None:
+        """Hide the message for ``visibility_timeout`` seconds from now (0: show it now).
+
+        The new timeout counts from this call and holds for this receive only; the
+        total time a message stays hidden after a receive is capped at 12 hours.
+        A message whose visibility already ran out (but that nobody received since)
+        is hidden again: the handle is still its latest (AWS answers 200 here; that
+        it re-hides is UNCONFIRMED and our choice).
+
+        Raises:
+            ReceiptHandleIsInvalid: the handle was not issued by this queue.
+            InvalidParameterValue: the timeout is outside 0-43200, would pass the
+                12-hour cap, or the message no longer exists.
+        """
+        timeout = check_visibility_timeout(visibility_timeout)
+        message_id, number = self._parse_handle(receipt_handle)
+        self._advance(now)
+        message = self._live_message(receipt_handle, message_id, number)
+        if message is None:
+            raise invalid_value(
+                "ReceiptHandle",
+                receipt_handle,
+                "Message does not exist or is not available for visibility timeout change.",
+            )
+        received_at = message.received_at if message.received_at is not None else now
+        if now + timeout > received_at + MAX_VISIBILITY_TIMEOUT:
+            raise invalid_value(
+                "VisibilityTimeout",
+                timeout,
+                "Total VisibilityTimeout for the message is beyond the limit "
+                f"[{MAX_VISIBILITY_TIMEOUT} seconds].",
+            )
+        if timeout == 0:
+            if message.state is IN_FLIGHT:
+                self._transition(message, VISIBLE)
+        else:
+            self._transition(message, IN_FLIGHT, now + timeout)
+
+    def change_visibility_batch(
+        self, entries: Iterable[ChangeVisibilityBatchEntry], *, now: float
+    ) -> BatchResult[str]:
+        """Change the visibility of up to 10 messages; returns the ids that succeeded."""
+        entries = list(entries)
+        check_entry_ids([e.id for e in entries], "ChangeMessageVisibilityBatchRequestEntry")
+        result: BatchResult[str] = BatchResult()
+        for entry in entries:
+            try:
+                self.change_visibility(entry.receipt_handle, entry.visibility_timeout, now=now)
+            except EventBusError as error:
+                result.failed.append(BatchFailure.from_error(entry.id, error))
+            else:
+                result.successful.append(entry.id)
+        return result
+
+    # ------------------------------------------------------------- whole queue
+
+    def purge(self, *, now: float) -> int:
+        """Delete every message, in flight and delayed ones included.
+
+        SQS takes up to 60 seconds to finish a purge; here it is done at once.
+
+        Returns:
+            how many messages were deleted.
+
+        Raises:
+            PurgeQueueInProgress: the queue was purged less than 60 seconds ago.
+        """
+        if self._last_purge is not None and now - self._last_purge < PURGE_INTERVAL:
+            raise PurgeQueueInProgress(
+                f"Only one PurgeQueue operation on {self.name} is allowed every 60 seconds."
+            )
+        self._last_purge = now
+        count = len(self._messages)
+        # A bulk transition to PURGED: the records become unreachable with the indexes.
+        self._reset()
+        self._events.append(QueuePurged(self.name, count))
+        return count
+
+    def counts(self, *, now: float) -> QueueStatistics:
+        """How many messages are visible, in flight and delayed at ``now``."""
+        self._advance(now)
+        count = self._count
+        return QueueStatistics(count[VISIBLE], count[IN_FLIGHT], count[DELAYED])
+
+    def set_settings(self, settings: QueueSettings, *, now: float) -> None:
+        """Replace the queue's attributes. A new delay is not retroactive; a shorter
+        retention period expires old messages at once."""
+        self._advance(now)
+        self.settings = settings
+        self.last_modified_at = now
+
+    def check_invariants(self) -> None:
+        """Assert that the counters agree with the records (for tests)."""
+        tally = {DELAYED: 0, VISIBLE: 0, IN_FLIGHT: 0}
+        for message in self._messages.values():
+            assert message.state in _LIVE, message
+            tally[message.state] += 1
+        assert tally == self._count, (tally, self._count)
+
+    @property
+    def message_count(self) -> int:
+        """How many live messages the queue holds (any state)."""
+        return len(self._messages)

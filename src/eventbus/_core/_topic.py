@@ -1,0 +1,221 @@
+"""The topic machine: subscriptions, publish validation and fan-out to SQS deliveries."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from ._attributes import (
+    MessageAttributeValue,
+    attributes_size,
+    to_attribute_value,
+    validate_sns_attributes,
+)
+from ._envelope import Envelope, iso_timestamp
+from ._errors import EventBusError, InvalidParameter, ParameterValueInvalid
+from ._filter_policy import FilterPolicy, compile_filter_policy
+from ._message import EMPTY_ATTRIBUTES
+from ._settings import TopicSettings
+
+MAX_PUBLISH_BYTES: Final = 262_144
+FilterPolicyScope = Literal["MessageAttributes", "MessageBody"]
+_GROUP_ID = re.compile(r"[!-~]{1,128}")
+_SUBJECT_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(slots=True, eq=False)
+class SubscriptionRecord:
+    """A topic's subscription of one SQS queue."""
+
+    arn: str
+    topic_arn: str
+    endpoint: str
+    """The subscribed queue's ARN."""
+    raw_message_delivery: bool
+    filter_policy: FilterPolicy | None
+    filter_policy_scope: FilterPolicyScope
+
+    def same_settings(
+        self,
+        raw_message_delivery: bool,
+        filter_policy: FilterPolicy | None,
+        filter_policy_scope: str,
+    ) -> bool:
+        """True if subscribing again with these settings changes nothing."""
+        mine = self.filter_policy.source if self.filter_policy else None
+        theirs = filter_policy.source if filter_policy else None
+        return (
+            self.raw_message_delivery == raw_message_delivery
+            and mine == theirs
+            and self.filter_policy_scope == filter_policy_scope
+        )
+
+    def attributes(self) -> dict[str, str]:
+        """The subscription's attributes under their AWS names, as strings."""
+        out = {
+            "SubscriptionArn": self.arn,
+            "TopicArn": self.topic_arn,
+            "Endpoint": self.endpoint,
+            "Protocol": "sqs",
+            "Owner": self.topic_arn.split(":")[4],
+            "PendingConfirmation": "false",
+            "ConfirmationWasAuthenticated": "true",
+            "RawMessageDelivery": str(self.raw_message_delivery).lower(),
+            "FilterPolicyScope": self.filter_policy_scope,
+        }
+        if self.filter_policy is not None:
+            out["FilterPolicy"] = json.dumps(self.filter_policy.source)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message SNS hands to one subscribed queue."""
+
+    subscription: SubscriptionRecord
+    body: str
+    message_attributes: Mapping[str, MessageAttributeValue]
+    message_group_id: str | None
+
+
+def compile_policy(
+    policy: Mapping[str, Any] | str | None, scope: object
+) -> tuple[FilterPolicy | None, FilterPolicyScope]:
+    """Validate a subscription's filter policy and scope and compile the policy.
+
+    Raises:
+        InvalidParameter: the scope is unknown or the policy is invalid.
+    """
+    if scope not in ("MessageAttributes", "MessageBody"):
+        raise InvalidParameter(
+            f"Invalid parameter: FilterPolicyScope: Invalid value [{scope}]. "
+            "Please use either MessageBody or MessageAttributes"
+        )
+    compiled = None if policy is None else compile_filter_policy(policy, scope=scope)
+    return compiled, scope  # type: ignore[return-value]
+
+
+class TopicMachine:
+    """A standard SNS topic: its subscriptions and what a publish delivers to them."""
+
+    def __init__(self, name: str, arn: str, settings: TopicSettings, *, region: str) -> None:
+        self.name = name
+        self.arn = arn
+        self.settings = settings
+        self.region = region
+        self.subscriptions: dict[str, SubscriptionRecord] = {}
+
+    def subscription_for(self, endpoint: str) -> SubscriptionRecord | None:
+        """The subscription of the queue with ARN ``endpoint``, if any."""
+        for record in self.subscriptions.values():
+            if record.endpoint == endpoint:
+                return record
+        return None
+
+    def prepare_publish(
+        self,
+        message: object,
+        *,
+        subject: object,
+        message_attributes: Mapping[str, object] | None,
+        message_group_id: object,
+        message_deduplication_id: object,
+    ) -> tuple[str, str | None, Mapping[str, MessageAttributeValue], str | None]:
+        """Validate a publish; return the message, subject, attributes and group id.
+
+        Raises:
+            InvalidParameter: empty or too long a message, a bad subject, a
+                deduplication id on a standard topic, a bad group id.
+            ParameterValueInvalid: a bad message attribute.
+        """
+        if not isinstance(message, str):
+            raise InvalidParameter(
+                f"Invalid parameter: Message (must be a str, not {type(message).__name__})"
+            )
+        if not message:
+            raise InvalidParameter("Invalid parameter: Empty message")
+        try:
+            size = len(message.encode())
+        except UnicodeEncodeError:
+            raise InvalidParameter(
+                "Invalid parameter: Message (must be valid Unicode text: no lone surrogates)"
+            ) from None
+        if subject is not None and (
+            not isinstance(subject, str)
+            or not subject
+            or len(subject) >= 100
+            or _SUBJECT_FORBIDDEN.search(subject)
+        ):
+            raise InvalidParameter(
+                "Invalid parameter: Subject (1-99 printable characters, no line breaks)"
+            )
+        if message_deduplication_id is not None:
+            raise InvalidParameter(
+                "Invalid parameter: MessageDeduplicationId Reason: The request includes "
+                "MessageDeduplicationId parameter that is not valid for this topic type"
+            )
+        if message_group_id is not None and (
+            not isinstance(message_group_id, str) or not _GROUP_ID.fullmatch(message_group_id)
+        ):
+            raise InvalidParameter(
+                "Invalid parameter: MessageGroupId Reason: 1-128 alphanumeric or "
+                "punctuation characters"
+            )
+        attributes: Mapping[str, MessageAttributeValue] = EMPTY_ATTRIBUTES
+        if message_attributes:
+            try:
+                attributes = {
+                    name: to_attribute_value(name, value, allow_array=True)
+                    for name, value in message_attributes.items()
+                }
+            except EventBusError as error:
+                raise ParameterValueInvalid(error.message) from None
+            validate_sns_attributes(attributes)
+            size += attributes_size(attributes)
+        if size > MAX_PUBLISH_BYTES:
+            raise InvalidParameter(
+                f"Invalid parameter: Message too long ({size} bytes with attributes; "
+                f"at most {MAX_PUBLISH_BYTES})"
+            )
+        return message, subject, attributes, message_group_id
+
+    def fan_out(
+        self,
+        *,
+        message_id: str,
+        message: str,
+        subject: str | None,
+        attributes: Mapping[str, MessageAttributeValue],
+        message_group_id: str | None,
+        now: float,
+    ) -> list[Delivery]:
+        """What one publish delivers: a Delivery per subscription whose policy matches."""
+        envelope: Envelope | None = None
+        out: list[Delivery] = []
+        for record in self.subscriptions.values():
+            policy = record.filter_policy
+            if policy is not None and not policy.matches(attributes, message):
+                continue
+            if record.raw_message_delivery:
+                out.append(Delivery(record, message, attributes, message_group_id))
+                continue
+            if envelope is None:
+                envelope = Envelope(
+                    region=self.region,
+                    message_id=message_id,
+                    topic_arn=self.arn,
+                    message=message,
+                    subject=subject,
+                    timestamp=iso_timestamp(now),
+                    attributes=attributes,
+                )
+            out.append(
+                Delivery(
+                    record, envelope.for_subscription(record.arn), EMPTY_ATTRIBUTES,
+                    message_group_id,
+                )
+            )
+        return out

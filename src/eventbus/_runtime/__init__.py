@@ -1,0 +1,1 @@
+"""The anyio runtime: the Bus, its handles, clocks, long polling and the consumer."""

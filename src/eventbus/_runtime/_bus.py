@@ -1,0 +1,293 @@
+"""The Bus: one process's SNS and SQS, driven by a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from .._core._broker import Broker
+from .._core._errors import EventBusError, InvalidParameterValue, QueueDoesNotExist
+from .._core._events import MessageDeadLettered
+from .._core._ids import IdSource
+from .._core._queue import QueueMachine
+from .._core._settings import QUEUE_INT_ATTRIBUTES, QueueSettings, RedriveRule
+from .._models import QueueConfig, RedrivePolicy, TopicConfig
+from ._clock import Clock, Signal, SystemClock, VirtualClock
+from ._handles import Queue, Topic
+from ._ids import UuidIds
+from ._log import log_event
+
+if TYPE_CHECKING:
+    from ._consumer import Consumer
+
+Handler = Callable[[dict[str, Any], Any], "Awaitable[Any] | Any"]
+
+
+class NotIdle(EventBusError):
+    """Raised when ``run_until_idle`` cannot reach idleness within ``max_time``."""
+
+    code = "NotIdle"
+
+
+class Bus:
+    """SNS topics and SQS queues in this process, with AWS's semantics.
+
+    Use it as an async context manager::
+
+        async with Bus(clock=VirtualClock()) as bus:
+            queue = await bus.create_queue("orders")
+
+    Args:
+        clock: the bus's time; a :class:`SystemClock` by default. A
+            :class:`VirtualClock` moves only when told to.
+        region: the region in ARNs and URLs.
+        ids: where message ids and receipt-handle tokens come from (random UUIDs
+            by default; ``CountingIds`` makes runs replayable).
+        trace: emit a structlog debug event for every message step (sent,
+            received, deleted). Off by default: then only warnings are emitted.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        region: str = "us-east-1",
+        ids: IdSource | None = None,
+        trace: bool = False,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.region = region
+        self._broker = Broker(region=region, ids=ids or UuidIds(), trace=trace)
+        self._signals: dict[QueueMachine, Signal] = {}
+        self._any_change = Signal()
+        self._consumers: set[Consumer] = set()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    # ------------------------------------------------------------- bookkeeping
+
+    def _signal(self, machine: QueueMachine) -> Signal:
+        signal = self._signals.get(machine)
+        if signal is None:
+            signal = self._signals[machine] = Signal()
+        return signal
+
+    def _notify(self, machine: QueueMachine) -> None:
+        signal = self._signals.get(machine)
+        if signal is not None:
+            signal.notify_all()
+        self._any_change.notify_all()
+
+    def _after(self) -> None:
+        """Log and act on what the core recorded during the last operation."""
+        events = self._broker.events
+        if not events:
+            self._any_change.notify_all()
+            return
+        recorded = events[:]
+        events.clear()
+        for event in recorded:
+            if isinstance(event, MessageDeadLettered):
+                try:
+                    self._notify(self._broker.queue(event.dead_letter_queue))
+                except QueueDoesNotExist:
+                    pass
+            log_event(event)
+        self._any_change.notify_all()
+
+    def _changed(self, machine: QueueMachine) -> None:
+        self._notify(machine)
+        self._after()
+
+    def _queue_settings(
+        self, attributes: Mapping[str, Any], *, base: QueueSettings | None = None
+    ) -> QueueSettings:
+        merged: dict[str, Any] = {}
+        if base is not None:
+            merged = {key: getattr(base, key) for key in QUEUE_INT_ATTRIBUTES}
+            if base.redrive_policy is not None:
+                merged["redrive_policy"] = RedrivePolicy(
+                    dead_letter_queue=base.redrive_policy.dead_letter_target_arn,
+                    max_receive_count=base.redrive_policy.max_receive_count,
+                )
+        merged.update(attributes)
+        config = QueueConfig(**merged)
+        redrive = None
+        if config.redrive_policy is not None:
+            policy = config.redrive_policy
+            try:
+                target = self._broker.queue(policy.dead_letter_queue)
+            except QueueDoesNotExist:
+                raise InvalidParameterValue(
+                    f"Value {policy.dead_letter_queue!r} for parameter RedrivePolicy is "
+                    "invalid. Reason: Dead letter target does not exist."
+                ) from None
+            redrive = RedriveRule(target.arn, policy.max_receive_count)
+        return QueueSettings(
+            visibility_timeout=config.visibility_timeout,
+            delay_seconds=config.delay_seconds,
+            message_retention_period=config.message_retention_period,
+            maximum_message_size=config.maximum_message_size,
+            receive_message_wait_time_seconds=config.receive_message_wait_time_seconds,
+            redrive_policy=redrive,
+            fifo_queue=config.fifo_queue,
+            content_based_deduplication=config.content_based_deduplication,
+            deduplication_scope=config.deduplication_scope,
+            fifo_throughput_limit=config.fifo_throughput_limit,
+        )
+
+    # ------------------------------------------------------------------ queues
+
+    async def create_queue(self, name: str, **attributes: Any) -> Queue:
+        """Create a queue, or return the existing one if its attributes match.
+
+        Attribute keywords are the snake_case AWS names: ``visibility_timeout``
+        (0-43200, default 30), ``delay_seconds`` (0-900, 0),
+        ``message_retention_period`` (60-1209600, 345600), ``maximum_message_size``
+        (1024-1048576, 1048576), ``receive_message_wait_time_seconds`` (0-20, 0),
+        ``redrive_policy`` (a :class:`RedrivePolicy`).
+
+        Raises:
+            EventBusError: ``InvalidParameterValue`` (name, redrive policy),
+                ``InvalidAttributeValue``, ``InvalidAttributeName``,
+                ``QueueAlreadyExists``, ``QueueDeletedRecently``.
+        """
+        settings = self._queue_settings(attributes)
+        machine = self._broker.create_queue(name, settings, now=self.clock.now())
+        return Queue(self, machine)
+
+    async def get_queue(self, name: str) -> Queue:
+        """The queue with this name, URL or ARN.
+
+        Raises:
+            EventBusError: ``QueueDoesNotExist``.
+        """
+        return Queue(self, self._broker.queue(name))
+
+    async def delete_queue(self, queue: Queue | str) -> None:
+        """Delete a queue (a handle, name, URL or ARN) and every message in it.
+
+        Raises:
+            EventBusError: ``QueueDoesNotExist``.
+        """
+        reference = queue.name if isinstance(queue, Queue) else queue
+        machine = self._broker.queue(reference)
+        self._broker.delete_queue(reference, now=self.clock.now())
+        self._notify(machine)
+        self._signals.pop(machine, None)
+
+    async def list_queues(self, prefix: str = "") -> list[Queue]:
+        """Every queue whose name starts with ``prefix``, sorted by name."""
+        return [Queue(self, m) for m in self._broker.list_queues(prefix)]
+
+    # ------------------------------------------------------------------ topics
+
+    async def create_topic(self, name: str, **attributes: Any) -> Topic:
+        """Create a topic, or return the existing one if its attributes match.
+
+        Raises:
+            EventBusError: ``InvalidParameter`` (a bad name or attribute, or the name
+                is taken with other attributes).
+        """
+        settings = TopicConfig(**attributes).to_core()
+        return Topic(self, self._broker.create_topic(name, settings))
+
+    async def get_topic(self, name: str) -> Topic:
+        """The topic with this name or ARN.
+
+        Raises:
+            EventBusError: ``NotFound``.
+        """
+        return Topic(self, self._broker.topic(name))
+
+    async def delete_topic(self, topic: Topic | str) -> None:
+        """Delete a topic and its subscriptions (a missing topic is no error)."""
+        self._broker.delete_topic(topic.name if isinstance(topic, Topic) else topic)
+
+    async def list_topics(self) -> list[Topic]:
+        """Every topic, sorted by name."""
+        return [Topic(self, t) for t in self._broker.list_topics()]
+
+    # ---------------------------------------------------------------- consumers
+
+    def consume(self, queue: Queue, handler: Handler, **options: Any) -> Consumer:
+        """A Lambda-style consumer of ``queue``; use it as ``async with``.
+
+        See :class:`~eventbus.Consumer` for the options.
+        """
+        from ._consumer import Consumer
+
+        return Consumer(self, queue, handler, **options)
+
+    # --------------------------------------------------------------- idleness
+
+    def _idle(self) -> bool:
+        now = self.clock.now()
+        for consumer in self._consumers:
+            if consumer._busy():
+                return False
+            machine = consumer.queue._machine
+            if self._broker.has_queue(machine) and machine.counts(now=now).total:
+                return False
+        self._after()
+        return True
+
+    def _describe_busy(self) -> str:
+        now = self.clock.now()
+        parts = []
+        for consumer in self._consumers:
+            machine = consumer.queue._machine
+            stats = machine.counts(now=now)
+            parts.append(
+                f"{machine.name}: {stats.visible} visible, {stats.in_flight} in flight, "
+                f"{stats.delayed} delayed, {consumer._running_batches} batches running"
+            )
+        return "; ".join(parts) or "no consumer"
+
+    async def run_until_idle(self, *, max_time: float = 3600.0) -> None:
+        """Run until no handler is running and the queues consumers read are empty.
+
+        With a :class:`VirtualClock` it moves time to the next timer whenever every
+        task of the bus is waiting, so retries after visibility timeouts, delays and
+        batching windows play out in no real time. Virtual time never moves while a
+        handler runs.
+
+        Args:
+            max_time: how far (in the clock's seconds) time may move before giving up.
+
+        Raises:
+            NotIdle: idleness was not reached within ``max_time``.
+        """
+        clock = self.clock
+        limit = clock.now() + max_time
+        while True:
+            await clock.wait_settled()
+            if self._idle():
+                return
+            deadlines = [
+                d for d in (self._broker.next_deadline(), _next_timer(clock)) if d is not None
+            ]
+            wake = min([*deadlines, limit])
+            if clock.now() >= limit:
+                raise NotIdle(
+                    f"The bus was not idle after {max_time} s: {self._describe_busy()}."
+                )
+            if isinstance(clock, VirtualClock):
+                await clock.advance_to(wake)
+            else:
+                with clock.busy():
+                    await clock.wait(self._any_change, wake)
+
+
+def _next_timer(clock: Clock) -> float | None:
+    return clock.next_timer() if isinstance(clock, VirtualClock) else None

@@ -1,0 +1,243 @@
+"""Clocks: every wait in the library goes through the bus's clock.
+
+Two clocks share one waiting primitive, :meth:`Clock.wait` (until a
+:class:`Signal` fires or a deadline passes, whichever is first), and one piece of
+bookkeeping: how many of the library's tasks are *running* rather than parked in
+such a wait. :class:`VirtualClock` uses that count to know when everything woken
+by a timer has settled, so that it can move time on to the next timer without
+polling in real time. :class:`SystemClock` keeps the same count, so idle detection
+works the same on both.
+
+The count follows one rule: code that may park enters a :meth:`Clock.busy` block
+first (library tasks for their whole life, public calls for their duration);
+parking decrements the count, and whoever wakes a parked waiter increments it
+again, before the waiter even runs, so "nothing is running" is never claimed
+while a woken task has yet to run.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import anyio
+import anyio.lowlevel
+
+#: Where a VirtualClock starts by default: 2026-01-01T00:00:00Z.
+DEFAULT_VIRTUAL_START = 1_767_225_600.0
+
+
+class _Waiter:
+    """One parked task: woken by its signal, its deadline or cancellation."""
+
+    __slots__ = ("clock", "event", "woken")
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.event = anyio.Event()
+        self.woken = False
+
+    def wake(self) -> None:
+        if not self.woken:
+            self.woken = True
+            self.clock._running += 1
+            self.event.set()
+
+
+class Signal:
+    """Something tasks wait for, such as "a queue may have new visible messages".
+
+    Unlike :class:`anyio.Event` it can fire any number of times: each
+    :meth:`notify_all` wakes the tasks waiting at that moment.
+    """
+
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: dict[_Waiter, None] = {}
+
+    def notify_all(self) -> None:
+        """Wake every task waiting on this signal now."""
+        if self._waiters:
+            waiters, self._waiters = self._waiters, {}
+            for waiter in waiters:
+                waiter.wake()
+
+
+class Clock(ABC):
+    """The time source and the waiting primitive of a bus.
+
+    Times are epoch seconds (floats); durations are seconds.
+    """
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._settled: anyio.Event | None = None
+
+    @abstractmethod
+    def now(self) -> float:
+        """The current time, in epoch seconds."""
+
+    @abstractmethod
+    async def _park(self, waiter: _Waiter, deadline: float) -> None:
+        """Block until ``waiter`` is woken or ``deadline`` passes."""
+
+    @contextmanager
+    def busy(self) -> Iterator[None]:
+        """Count the current task as running for the duration of the block."""
+        self._running += 1
+        try:
+            yield
+        finally:
+            self._running -= 1
+            self._check_settled()
+
+    def _check_settled(self) -> None:
+        if self._running == 0 and self._settled is not None:
+            self._settled.set()
+            self._settled = None
+
+    @property
+    def running(self) -> int:
+        """How many of the library's tasks are running (not parked in a wait)."""
+        return self._running
+
+    async def wait(self, signal: Signal | None = None, deadline: float | None = None) -> None:
+        """Park until ``signal`` fires or ``deadline`` passes, whichever is first.
+
+        Must be called inside a :meth:`busy` block. With neither a signal nor a
+        deadline this waits until cancelled.
+        """
+        if deadline is not None and deadline <= self.now():
+            await anyio.lowlevel.checkpoint()
+            return
+        waiter = _Waiter(self)
+        if signal is not None:
+            signal._waiters[waiter] = None
+        self._running -= 1
+        self._check_settled()
+        try:
+            await self._park(waiter, math.inf if deadline is None else deadline)
+        finally:
+            if not waiter.woken:  # the deadline passed, or we were cancelled
+                waiter.woken = True
+                self._running += 1
+            if signal is not None:
+                signal._waiters.pop(waiter, None)
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until the clock reads ``deadline`` (epoch seconds)."""
+        with self.busy():
+            await self.wait(None, deadline)
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for ``seconds`` of this clock's time.
+
+        Raises:
+            ValueError: ``seconds`` is negative or NaN.
+        """
+        if not seconds >= 0:
+            raise ValueError(f"seconds must be >= 0, not {seconds!r}")
+        await self.sleep_until(self.now() + seconds)
+
+    async def wait_settled(self) -> None:
+        """Return once none of the library's tasks is running.
+
+        Lets ready tasks take a step first, so a task started just before still
+        reaches its first wait.
+        """
+        while True:
+            for _ in range(3):
+                await anyio.lowlevel.checkpoint()
+            if self._running <= 0:
+                return
+            if self._settled is None:
+                self._settled = anyio.Event()
+            await self._settled.wait()
+
+
+class SystemClock(Clock):
+    """The real clock: ``time.time()`` for the time, anyio for the waiting."""
+
+    def now(self) -> float:
+        """The current wall-clock time, in epoch seconds."""
+        return time.time()
+
+    async def _park(self, waiter: _Waiter, deadline: float) -> None:
+        with anyio.move_on_after(max(0.0, deadline - time.time())):
+            await waiter.event.wait()
+
+
+class VirtualClock(Clock):
+    """A clock whose time moves only when told to, for tests and simulations.
+
+    ``await clock.advance(31)`` fires every timer due within the next 31 seconds,
+    in deadline order; after each it lets the tasks it woke run until they are
+    parked again (or have left the library), so a test sees the state it would
+    see had those seconds really passed, in no time at all.
+
+    Do not call :meth:`advance` from inside a consumer's handler: time does not
+    move while a handler runs, so it would wait for itself.
+
+    Args:
+        start: the time the clock shows at first, in epoch seconds
+            (2026-01-01T00:00:00Z by default).
+    """
+
+    def __init__(self, start: float = DEFAULT_VIRTUAL_START) -> None:
+        super().__init__()
+        self._now = float(start)
+        self._timers: list[tuple[float, int, _Waiter]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        """The virtual time, in epoch seconds."""
+        return self._now
+
+    async def _park(self, waiter: _Waiter, deadline: float) -> None:
+        if deadline != math.inf:
+            timers = self._timers
+            heapq.heappush(timers, (deadline, next(self._order), waiter))
+            if len(timers) > 1024 and len(timers) > 4 * self._running + 1024:
+                timers[:] = [t for t in timers if not t[2].woken]
+                heapq.heapify(timers)
+        await waiter.event.wait()
+
+    def next_timer(self) -> float | None:
+        """The deadline of the earliest pending timer, or None."""
+        timers = self._timers
+        while timers and timers[0][2].woken:
+            heapq.heappop(timers)
+        return timers[0][0] if timers else None
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``, firing every timer due on the way.
+
+        Raises:
+            ValueError: ``seconds`` is negative or NaN.
+        """
+        if not seconds >= 0:
+            raise ValueError(f"seconds must be >= 0, not {seconds!r}")
+        await self.advance_to(self._now + seconds)
+
+    async def advance_to(self, deadline: float) -> None:
+        """Move time forward to ``deadline`` (epoch seconds), firing due timers.
+
+        A deadline in the past leaves the clock where it is.
+        """
+        await self.wait_settled()
+        while True:
+            due = self.next_timer()
+            if due is None or due > deadline:
+                break
+            self._now = max(self._now, due)
+            while self._timers and self._timers[0][0] <= self._now:
+                heapq.heappop(self._timers)[2].wake()
+            await self.wait_settled()
+        self._now = max(self._now, deadline)
+        await self.wait_settled()

@@ -1,0 +1,52 @@
+"""Every error class, one per AWS error code; all derive from ``EventBusError``.
+
+Catch ``EventBusError`` and look at ``.code``, or catch a class from here::
+
+    from eventbus.errors import QueueDoesNotExist
+"""
+
+from ._core._errors import BatchEntryIdsNotDistinct as BatchEntryIdsNotDistinct
+from ._core._errors import BatchRequestTooLong as BatchRequestTooLong
+from ._core._errors import EmptyBatchRequest as EmptyBatchRequest
+from ._core._errors import EventBusError as EventBusError
+from ._core._errors import InvalidAttributeName as InvalidAttributeName
+from ._core._errors import InvalidAttributeValue as InvalidAttributeValue
+from ._core._errors import InvalidBatchEntryId as InvalidBatchEntryId
+from ._core._errors import InvalidMessageContents as InvalidMessageContents
+from ._core._errors import InvalidParameter as InvalidParameter
+from ._core._errors import InvalidParameterValue as InvalidParameterValue
+from ._core._errors import MissingParameter as MissingParameter
+from ._core._errors import NotFound as NotFound
+from ._core._errors import ParameterValueInvalid as ParameterValueInvalid
+from ._core._errors import PurgeQueueInProgress as PurgeQueueInProgress
+from ._core._errors import QueueAlreadyExists as QueueAlreadyExists
+from ._core._errors import QueueDeletedRecently as QueueDeletedRecently
+from ._core._errors import QueueDoesNotExist as QueueDoesNotExist
+from ._core._errors import ReceiptHandleIsInvalid as ReceiptHandleIsInvalid
+from ._core._errors import ResourceNotFoundException as ResourceNotFoundException
+from ._core._errors import TooManyEntriesInBatchRequest as TooManyEntriesInBatchRequest
+from ._runtime._bus import NotIdle as NotIdle
+
+__all__ = [
+    "BatchEntryIdsNotDistinct",
+    "BatchRequestTooLong",
+    "EmptyBatchRequest",
+    "EventBusError",
+    "InvalidAttributeName",
+    "InvalidAttributeValue",
+    "InvalidBatchEntryId",
+    "InvalidMessageContents",
+    "InvalidParameter",
+    "InvalidParameterValue",
+    "MissingParameter",
+    "NotFound",
+    "NotIdle",
+    "ParameterValueInvalid",
+    "PurgeQueueInProgress",
+    "QueueAlreadyExists",
+    "QueueDeletedRecently",
+    "QueueDoesNotExist",
+    "ReceiptHandleIsInvalid",
+    "ResourceNotFoundException",
+    "TooManyEntriesInBatchRequest",
+]
