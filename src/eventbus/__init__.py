@@ -5,6 +5,7 @@ dead-letter move, visibility timeouts), time can be virtual, and the consumer ru
 unchanged AWS Lambda handlers.
 """
 
+from . import errors as errors
 from ._core._attributes import MessageAttributeValue as MessageAttributeValue
 from ._core._batch import BatchFailure as BatchFailure
 from ._core._batch import BatchResult as BatchResult
@@ -26,12 +27,14 @@ from ._runtime._bus import NotIdle as NotIdle
 from ._runtime._clock import Clock as Clock
 from ._runtime._clock import SystemClock as SystemClock
 from ._runtime._clock import VirtualClock as VirtualClock
+from ._runtime._consumer import Consumer as Consumer
+from ._runtime._consumer import ConsumerStatistics as ConsumerStatistics
 from ._runtime._handles import PublishResult as PublishResult
 from ._runtime._handles import Queue as Queue
 from ._runtime._handles import Subscription as Subscription
 from ._runtime._handles import Topic as Topic
+from ._runtime._lambda import LambdaContext as LambdaContext
 from ._version import __version__ as __version__
-from . import errors as errors
 
 __all__ = [
     "Bus",
@@ -41,6 +44,9 @@ __all__ = [
     "Queue",
     "Topic",
     "Subscription",
+    "Consumer",
+    "ConsumerStatistics",
+    "LambdaContext",
     "RedrivePolicy",
     "QueueConfig",
     "TopicConfig",

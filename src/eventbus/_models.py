@@ -53,7 +53,10 @@ def _describe(error: ValidationError, aws_names: dict[str, str]) -> tuple[bool, 
     else:
         allowed = first["msg"][0].lower() + first["msg"][1:]
     value = first.get("input")
-    return False, f"Invalid value for the parameter {aws_names.get(key, key)}: {value!r}; {allowed}."
+    return (
+        False,
+        f"Invalid value for the parameter {aws_names.get(key, key)}: {value!r}; {allowed}.",
+    )
 
 
 class _EdgeModel(BaseModel):

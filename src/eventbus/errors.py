@@ -15,6 +15,7 @@ from ._core._errors import InvalidBatchEntryId as InvalidBatchEntryId
 from ._core._errors import InvalidMessageContents as InvalidMessageContents
 from ._core._errors import InvalidParameter as InvalidParameter
 from ._core._errors import InvalidParameterValue as InvalidParameterValue
+from ._core._errors import InvalidParameterValueException as InvalidParameterValueException
 from ._core._errors import MissingParameter as MissingParameter
 from ._core._errors import NotFound as NotFound
 from ._core._errors import ParameterValueInvalid as ParameterValueInvalid
@@ -38,6 +39,7 @@ __all__ = [
     "InvalidMessageContents",
     "InvalidParameter",
     "InvalidParameterValue",
+    "InvalidParameterValueException",
     "MissingParameter",
     "NotFound",
     "NotIdle",

@@ -228,9 +228,7 @@ def _check_string_array(name: str, text: str, error: type[EventBusError]) -> Non
         parsed = json.loads(text)
     except ValueError:
         parsed = None
-    if not isinstance(parsed, list) or any(
-        isinstance(item, dict | list) for item in parsed
-    ):
+    if not isinstance(parsed, list) or any(isinstance(item, dict | list) for item in parsed):
         raise error(
             f"Message attribute '{name}' of type 'String.Array' must hold a JSON array "
             "of strings, numbers, true, false or null."

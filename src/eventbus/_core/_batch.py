@@ -99,8 +99,7 @@ def check_entry_ids(ids: Sequence[str], entry_kind: str) -> None:
         raise EmptyBatchRequest(f"There should be at least one {entry_kind} in the request.")
     if len(ids) > MAX_ENTRIES:
         raise TooManyEntriesInBatchRequest(
-            f"Maximum number of entries per request are {MAX_ENTRIES}. "
-            f"You have sent {len(ids)}."
+            f"Maximum number of entries per request are {MAX_ENTRIES}. You have sent {len(ids)}."
         )
     seen: set[str] = set()
     for entry_id in ids:

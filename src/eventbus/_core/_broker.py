@@ -127,7 +127,9 @@ class Broker:
                 "Dead-letter queue must be same type of queue as the source."
             )
 
-    def set_queue_settings(self, queue: QueueMachine, settings: QueueSettings, *, now: float) -> None:
+    def set_queue_settings(
+        self, queue: QueueMachine, settings: QueueSettings, *, now: float
+    ) -> None:
         """Change a queue's attributes (validated like a create)."""
         if settings.fifo_queue != queue.settings.fifo_queue:
             raise InvalidParameterValue(

@@ -24,7 +24,9 @@ def _attributes_json(attributes: Mapping[str, MessageAttributeValue]) -> str:
             text = base64.b64encode(value.binary_value).decode()
         else:
             text = value.string_value or ""
-        items.append(f'    {dumps(name)} : {{"Type":{dumps(value.data_type)},"Value":{dumps(text)}}}')
+        items.append(
+            f'    {dumps(name)} : {{"Type":{dumps(value.data_type)},"Value":{dumps(text)}}}'
+        )
     return "{\n" + ",\n".join(items) + "\n  }"
 
 
@@ -51,7 +53,14 @@ class Envelope:
         attributes: Mapping[str, MessageAttributeValue],
     ) -> None:
         signed = "\n".join(
-            [message, message_id, *(x for x in [subject] if x), "Notification", timestamp, topic_arn]
+            [
+                message,
+                message_id,
+                *(x for x in [subject] if x),
+                "Notification",
+                timestamp,
+                topic_arn,
+            ]
         )
         signature = base64.b64encode(
             hashlib.sha1(signed.encode(errors="surrogatepass"), usedforsecurity=False).digest()

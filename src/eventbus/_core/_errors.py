@@ -148,3 +148,7 @@ class ResourceNotFoundException(EventBusError):
     code = "ResourceNotFoundException"
 
 
+class InvalidParameterValueException(EventBusError):
+    """Raised when a consumer (Lambda event source mapping) option is invalid."""
+
+    code = "InvalidParameterValueException"

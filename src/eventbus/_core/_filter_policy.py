@@ -96,6 +96,9 @@ numeric operand range).
 * Numeric operands must lie within -1e9..1e9 [DG constraints]; literal numbers in
   value lists are not limited (AWS account ids are common there).
 * JSON duplicate keys in policy text: the last one wins (Python's parser).
+* Objects and arrays nested more than ``MAX_DEPTH`` (100) levels deep are refused
+  (this module's own limit, so that validation never depends on the interpreter's
+  recursion limit; AWS's is unknown).
 """
 
 from __future__ import annotations
@@ -114,6 +117,7 @@ from ._errors import InvalidParameter
 
 __all__ = [
     "MAX_COMBINATIONS",
+    "MAX_DEPTH",
     "MAX_KEYS",
     "MAX_POLICY_BYTES",
     "NUMERIC_LIMIT",
@@ -128,6 +132,7 @@ MAX_KEYS: Final = 5
 MAX_COMBINATIONS: Final = 150
 MAX_POLICY_BYTES: Final = 256 * 1024
 NUMERIC_LIMIT: Final = Decimal(1_000_000_000)
+MAX_DEPTH: Final = 100
 
 _SCOPES: Final = ("MessageAttributes", "MessageBody")
 _OPERATORS: Final = frozenset(
@@ -158,9 +163,7 @@ class FilterPolicy:
 
     __slots__ = ("_canonical", "_root", "_scope", "_source")
 
-    def __init__(
-        self, scope: FilterPolicyScope, source: dict[str, Any], root: _Node
-    ) -> None:
+    def __init__(self, scope: FilterPolicyScope, source: dict[str, Any], root: _Node) -> None:
         self._scope: FilterPolicyScope = scope
         self._source = source
         self._root = root
@@ -324,19 +327,23 @@ def _json_kind(value: object) -> str:
     return "a number"
 
 
-def _normalise_object(value: Mapping[Any, Any], where: str) -> dict[str, Any]:
+def _normalise_object(value: Mapping[Any, Any], where: str, depth: int = 0) -> dict[str, Any]:
+    if depth > MAX_DEPTH:
+        raise InvalidParameter(
+            f"FilterPolicy: the policy is nested too deeply (more than {MAX_DEPTH} levels)"
+            + _at(where)
+        )
     result: dict[str, Any] = {}
     for key, item in value.items():
         if not isinstance(key, str):
             raise InvalidParameter(
-                f"FilterPolicy: keys must be strings, not {type(key).__name__} {key!r}"
-                + _at(where)
+                f"FilterPolicy: keys must be strings, not {type(key).__name__} {key!r}" + _at(where)
             )
-        result[key] = _normalise(item, _join(where, key))
+        result[key] = _normalise(item, _join(where, key), depth + 1)
     return result
 
 
-def _normalise(value: Any, where: str) -> Any:
+def _normalise(value: Any, where: str, depth: int) -> Any:
     if value is None or isinstance(value, str | bool | int):
         return value
     if isinstance(value, float):
@@ -346,9 +353,14 @@ def _normalise(value: Any, where: str) -> Any:
             )
         return value
     if isinstance(value, Mapping):
-        return _normalise_object(value, where)
+        return _normalise_object(value, where, depth)
     if isinstance(value, list | tuple):
-        return [_normalise(item, where) for item in value]
+        if depth > MAX_DEPTH:
+            raise InvalidParameter(
+                f"FilterPolicy: the policy is nested too deeply (more than {MAX_DEPTH} levels)"
+                + _at(where)
+            )
+        return [_normalise(item, where, depth + 1) for item in value]
     raise InvalidParameter(
         "FilterPolicy: Match value must be String, number, true, false, or null "
         f"(got {type(value).__name__})" + _at(where)
@@ -390,6 +402,8 @@ class _Compiler:
         self, policy: dict[str, Any], prefix: tuple[str, ...], where: str
     ) -> tuple[_Node, int]:
         """Compile one JSON object of the policy: all its keys must match."""
+        if not policy:
+            raise InvalidParameter("FilterPolicy: Empty objects are not allowed" + _at(where))
         nodes: list[_Node] = []
         combinations = 1
         for key, value in policy.items():
@@ -404,10 +418,6 @@ class _Compiler:
                 nodes.append(_any_node(branches))
                 count = total
             elif isinstance(value, dict):
-                if not value:
-                    raise InvalidParameter(
-                        "FilterPolicy: Empty objects are not allowed" + _at(key_where)
-                    )
                 if self.nested_at is None and self.scope == "MessageAttributes":
                     self.nested_at = key_where
                 node, count = self.compile_object(value, (*prefix, key), key_where)
@@ -476,8 +486,10 @@ def _compile_key(path: str, key: str, conditions: list[Any], where: str) -> _Nod
             numbers.add(_to_decimal(condition))
         elif isinstance(condition, dict):
             if len(condition) != 1:
-                text = "Empty objects are not allowed" if not condition else (
-                    "Only one key allowed in match expression"
+                text = (
+                    "Empty objects are not allowed"
+                    if not condition
+                    else ("Only one key allowed in match expression")
                 )
                 raise InvalidParameter(f"FilterPolicy: {text}" + _at(where))
             ((operator, operand),) = condition.items()
@@ -576,8 +588,10 @@ def _string_operand(operator: str, operand: Any, where: str) -> str:
 def _compile_anything_but(operand: Any, where: str) -> _Predicate:
     if isinstance(operand, dict):
         if len(operand) != 1:
-            text = "Empty objects are not allowed" if not operand else (
-                "Only one key allowed in match expression"
+            text = (
+                "Empty objects are not allowed"
+                if not operand
+                else ("Only one key allowed in match expression")
             )
             raise InvalidParameter(f"FilterPolicy: {text}" + _at(where))
         ((inner, inner_operand),) = operand.items()
@@ -745,9 +759,7 @@ def _scalar(value: object) -> bool:
 
 
 def _parse_json_numbers_exact(text: str) -> Any:
-    return json.loads(
-        text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant
-    )
+    return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
 
 
 def _attribute_values(attribute: MessageAttributeValue | None) -> _Values:

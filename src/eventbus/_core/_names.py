@@ -28,9 +28,7 @@ def check_queue_name(name: str, *, fifo: bool) -> None:
             "pass fifo_queue=True or drop the suffix."
         )
     if fifo and not name.endswith(".fifo"):
-        raise InvalidParameterValue(
-            f"FIFO queue name {name!r} must end in '.fifo'."
-        )
+        raise InvalidParameterValue(f"FIFO queue name {name!r} must end in '.fifo'.")
     if len(name) > 80 or not _QUEUE_NAME.fullmatch(stem):
         raise InvalidParameterValue(
             f"Queue name {name!r} is invalid: it must be 1-80 characters of A-Z, a-z, "
@@ -43,11 +41,7 @@ def check_topic_name(name: str, *, fifo: bool) -> None:
     if not isinstance(name, str):
         raise InvalidParameter("Invalid parameter: Topic Name (must be a str)")
     stem = name.removesuffix(".fifo") if fifo else name
-    if (
-        len(name) > 256
-        or not _TOPIC_NAME.fullmatch(stem)
-        or (fifo and not name.endswith(".fifo"))
-    ):
+    if len(name) > 256 or not _TOPIC_NAME.fullmatch(stem) or (fifo and not name.endswith(".fifo")):
         raise InvalidParameter(
             f"Invalid parameter: Topic Name {name!r} (1-256 characters of A-Z, a-z, "
             "0-9, '-' and '_'; a FIFO topic's name ends in '.fifo', a standard one's not)"

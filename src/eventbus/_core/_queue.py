@@ -253,7 +253,9 @@ class QueueMachine:
             enqueued_at, _, message = heapq.heappop(heap_r)
             if message.state in _LIVE:
                 self._transition(message, EXPIRED)
-                self._events.append(MessageExpired(self.name, message.message_id, now - enqueued_at))
+                self._events.append(
+                    MessageExpired(self.name, message.message_id, now - enqueued_at)
+                )
 
     def next_deadline(self) -> float | None:
         """The earliest moment at which a message of this queue changes state by itself.
@@ -285,9 +287,7 @@ class QueueMachine:
         message_deduplication_id: object,
     ) -> _Prepared:
         if not isinstance(body, str):
-            raise InvalidParameterValue(
-                f"MessageBody must be a str, not {type(body).__name__}."
-            )
+            raise InvalidParameterValue(f"MessageBody must be a str, not {type(body).__name__}.")
         if not body:
             raise MissingParameter("The request must contain the parameter MessageBody.")
         check_body_characters(body)
@@ -311,9 +311,7 @@ class QueueMachine:
                 "The request includes a parameter that is not valid for this queue type.",
             )
         if message_group_id is not None:
-            if not isinstance(message_group_id, str) or not _GROUP_ID.fullmatch(
-                message_group_id
-            ):
+            if not isinstance(message_group_id, str) or not _GROUP_ID.fullmatch(message_group_id):
                 raise invalid_value(
                     "MessageGroupId",
                     message_group_id,
@@ -445,7 +443,9 @@ class QueueMachine:
                 sent = self._enqueue(item, now)
                 result.successful.append(
                     SendBatchResultEntry(
-                        entry.id, sent.message_id, sent.md5_of_message_body,
+                        entry.id,
+                        sent.message_id,
+                        sent.md5_of_message_body,
                         sent.md5_of_message_attributes,
                     )
                 )
@@ -505,7 +505,9 @@ class QueueMachine:
                 dead_letter_queue.accept_dead_letter(message, self.arn, now)
                 self._events.append(
                     MessageDeadLettered(
-                        self.name, message.message_id, dead_letter_queue.name,
+                        self.name,
+                        message.message_id,
+                        dead_letter_queue.name,
                         message.receive_count,
                     )
                 )
@@ -626,9 +628,7 @@ class QueueMachine:
             self._events.append(MessageDeleted(self.name, message_id))
         return True
 
-    def delete_batch(
-        self, entries: Iterable[DeleteBatchEntry], *, now: float
-    ) -> BatchResult[str]:
+    def delete_batch(self, entries: Iterable[DeleteBatchEntry], *, now: float) -> BatchResult[str]:
         """Delete up to 10 messages; returns the ids of the entries that succeeded."""
         entries = list(entries)
         check_entry_ids([e.id for e in entries], "DeleteMessageBatchRequestEntry")
@@ -642,7 +642,9 @@ class QueueMachine:
                 result.successful.append(entry.id)
         return result
 
-    def change_visibility(self, receipt_handle: str, visibility_timeout: int, *, now: float) -> None:
+    def change_visibility(
+        self, receipt_handle: str, visibility_timeout: int, *, now: float
+    ) -> None:
         """Hide the message for ``visibility_timeout`` seconds from now (0: show it now).
 
         The new timeout counts from this call and holds for this receive only; the

@@ -95,7 +95,7 @@ def compile_policy(
             "Please use either MessageBody or MessageAttributes"
         )
     compiled = None if policy is None else compile_filter_policy(policy, scope=scope)
-    return compiled, scope  # type: ignore[return-value]
+    return compiled, scope
 
 
 class TopicMachine:
@@ -214,7 +214,9 @@ class TopicMachine:
                 )
             out.append(
                 Delivery(
-                    record, envelope.for_subscription(record.arn), EMPTY_ATTRIBUTES,
+                    record,
+                    envelope.for_subscription(record.arn),
+                    EMPTY_ATTRIBUTES,
                     message_group_id,
                 )
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -98,10 +99,8 @@ class Bus:
         events.clear()
         for event in recorded:
             if isinstance(event, MessageDeadLettered):
-                try:
+                with contextlib.suppress(QueueDoesNotExist):
                     self._notify(self._broker.queue(event.dead_letter_queue))
-                except QueueDoesNotExist:
-                    pass
             log_event(event)
         self._any_change.notify_all()
 
@@ -279,14 +278,11 @@ class Bus:
             ]
             wake = min([*deadlines, limit])
             if clock.now() >= limit:
-                raise NotIdle(
-                    f"The bus was not idle after {max_time} s: {self._describe_busy()}."
-                )
+                raise NotIdle(f"The bus was not idle after {max_time} s: {self._describe_busy()}.")
             if isinstance(clock, VirtualClock):
                 await clock.advance_to(wake)
             else:
-                with clock.busy():
-                    await clock.wait(self._any_change, wake)
+                await clock.wait(self._any_change, wake)
 
 
 def _next_timer(clock: Clock) -> float | None:

@@ -22,11 +22,17 @@ import itertools
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
+
+#: The clocks that already count the current task as running (per task).
+_COUNTED: ContextVar[tuple[Clock, ...]] = ContextVar("eventbus_counted", default=())
 
 #: Where a VirtualClock starts by default: 2026-01-01T00:00:00Z.
 DEFAULT_VIRTUAL_START = 1_767_225_600.0
@@ -89,10 +95,43 @@ class Clock(ABC):
 
     @contextmanager
     def busy(self) -> Iterator[None]:
-        """Count the current task as running for the duration of the block."""
+        """Count the current task as running for the duration of the block.
+
+        Re-entrant: a task is counted once however deeply blocks nest.
+        """
+        counted = _COUNTED.get()
+        if self in counted:
+            yield
+            return
+        token = _COUNTED.set((*counted, self))
         self._running += 1
         try:
             yield
+        finally:
+            _COUNTED.reset(token)
+            self._running -= 1
+            self._check_settled()
+
+    def spawn(
+        self,
+        task_group: anyio.abc.TaskGroup,
+        function: Callable[..., Awaitable[Any]],
+        *args: Any,
+    ) -> None:
+        """Start ``function(*args)`` in ``task_group``, counted as running from now on.
+
+        Counting starts before the task first runs, so nobody mistakes a task that
+        was started but has not run yet for a parked one.
+        """
+        self._running += 1
+        task_group.start_soon(self._run_counted, function, args)
+
+    async def _run_counted(
+        self, function: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
+    ) -> None:
+        _COUNTED.set((*_COUNTED.get(), self))
+        try:
+            await function(*args)
         finally:
             self._running -= 1
             self._check_settled()
@@ -110,12 +149,15 @@ class Clock(ABC):
     async def wait(self, signal: Signal | None = None, deadline: float | None = None) -> None:
         """Park until ``signal`` fires or ``deadline`` passes, whichever is first.
 
-        Must be called inside a :meth:`busy` block. With neither a signal nor a
-        deadline this waits until cancelled.
+        With neither a signal nor a deadline this waits until cancelled.
         """
         if deadline is not None and deadline <= self.now():
             await anyio.lowlevel.checkpoint()
             return
+        with self.busy():
+            await self._wait(signal, deadline)
+
+    async def _wait(self, signal: Signal | None, deadline: float | None) -> None:
         waiter = _Waiter(self)
         if signal is not None:
             signal._waiters[waiter] = None
@@ -132,8 +174,7 @@ class Clock(ABC):
 
     async def sleep_until(self, deadline: float) -> None:
         """Sleep until the clock reads ``deadline`` (epoch seconds)."""
-        with self.busy():
-            await self.wait(None, deadline)
+        await self.wait(None, deadline)
 
     async def sleep(self, seconds: float) -> None:
         """Sleep for ``seconds`` of this clock's time.

@@ -126,7 +126,7 @@ class Queue:
         self,
         *,
         max_messages: int = 1,
-        wait_time_seconds: int | None = None,
+        wait_time_seconds: float | None = None,
         visibility_timeout: int | None = None,
     ) -> list[ReceivedMessage]:
         """Receive up to ``max_messages`` messages, waiting up to ``wait_time_seconds``.
@@ -158,9 +158,7 @@ class Queue:
             or isinstance(wait, bool)
             or not 0 <= wait <= MAX_WAIT_TIME_SECONDS
         ):
-            raise invalid_value(
-                "WaitTimeSeconds", wait, "Must be >= 0 and <= 20, if provided."
-            )
+            raise invalid_value("WaitTimeSeconds", wait, "Must be >= 0 and <= 20, if provided.")
         clock = bus.clock
         broker = bus._broker
         with clock.busy():
@@ -194,9 +192,7 @@ class Queue:
         machine.delete(receipt_handle, now=self._bus.clock.now())
         self._bus._after()
 
-    async def delete_batch(
-        self, entries: Sequence[DeleteBatchEntry | str]
-    ) -> BatchResult[str]:
+    async def delete_batch(self, entries: Sequence[DeleteBatchEntry | str]) -> BatchResult[str]:
         """Delete up to 10 messages; a plain ``str`` entry is a receipt handle whose
         entry id is its index."""
         machine = self._live()
@@ -215,9 +211,7 @@ class Queue:
             EventBusError: ``ReceiptHandleIsInvalid`` or ``InvalidParameterValue``.
         """
         machine = self._live()
-        machine.change_visibility(
-            receipt_handle, visibility_timeout, now=self._bus.clock.now()
-        )
+        machine.change_visibility(receipt_handle, visibility_timeout, now=self._bus.clock.now())
         self._bus._changed(machine)
 
     async def change_visibility_batch(
@@ -422,7 +416,7 @@ class Topic:
         elif isinstance(queue, str) and queue.startswith("arn:aws:sqs:"):
             machine = broker.queue(queue)
         else:
-                raise InvalidParameter(
+            raise InvalidParameter(
                 f"Invalid parameter: SQS endpoint ARN (got {queue!r}; pass a Queue or its ARN)"
             )
         record = broker.subscribe(

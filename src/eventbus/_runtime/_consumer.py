@@ -1,0 +1,544 @@
+"""The consumer: AWS Lambda's SQS event source mapping, for handlers in this process.
+
+Pollers long-poll the queue and assemble batches (up to ``batch_size``, waiting up
+to ``maximum_batching_window`` for a full one, within the 6 MB invocation payload);
+each batch is one invocation of the handler with a Lambda-shaped event and
+context. The outcome decides what is deleted:
+
+* the handler returns: the whole batch is deleted;
+* it raises or times out: nothing is deleted, and the batch comes back after the
+  queue's visibility timeout (and reaches the dead-letter queue after
+  ``max_receive_count`` receives, by the queue's own redrive policy);
+* with ``report_batch_item_failures``: every message except those listed in
+  ``{"batchItemFailures": [{"itemIdentifier": id}, ...]}`` is deleted; a malformed
+  response fails the whole batch, as on AWS.
+
+Scaling follows AWS's description on the bus clock: five pollers at first (or
+``max_concurrency`` if smaller), one more whenever every poller is busy and
+messages are waiting, at most 300 more per minute, up to ``max_concurrency``
+(1000 without one); a poller whose 20-second long poll comes back empty leaves
+while more than the minimum remain, and (without partial batch responses) so does
+one whose invocation failed.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from collections import deque
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import anyio
+import anyio.abc
+
+from .._core._errors import EventBusError, InvalidParameterValueException
+from .._core._message import ReceivedMessage
+from ._clock import Signal
+from ._lambda import LambdaContext, sqs_event
+from ._log import logger
+
+if TYPE_CHECKING:
+    from ._bus import Bus
+    from ._handles import Queue
+
+MAX_PAYLOAD_BYTES = 6_291_456
+"""The synchronous invocation payload limit (6 MB)."""
+RECORD_OVERHEAD_BYTES = 1_024
+"""What each record adds to the payload beyond its body and attributes (an estimate)."""
+LONG_POLL_SECONDS = 20
+MIN_POLLERS = 5
+MAX_POLLERS = 1_000
+SCALE_UP_PER_MINUTE = 300
+
+_FAILED_ALL = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerStatistics:
+    """What a consumer has done so far.
+
+    Attributes:
+        invocations: handler invocations started.
+        successes: invocations that succeeded (partial batch responses included).
+        failures: invocations that raised, timed out or answered malformed.
+        in_flight_batches: invocations running now.
+        concurrency: pollers running now (each runs at most one invocation).
+        messages_deleted: messages deleted after their handler succeeded.
+        messages_failed: messages left to the visibility timeout after a failure.
+    """
+
+    invocations: int
+    successes: int
+    failures: int
+    in_flight_batches: int
+    concurrency: int
+    messages_deleted: int
+    messages_failed: int
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidParameterValueException(
+            f"{name} must be an integer from {low} to {high}, not {value!r}."
+        )
+    return value
+
+
+class Consumer:
+    """A Lambda-style consumer of one queue; use it as ``async with``.
+
+    Args:
+        bus: the bus the queue belongs to.
+        queue: the queue to read.
+        handler: an AWS Lambda handler, ``handler(event, context)``, sync or async.
+        batch_size: 1-10,000 messages per invocation; more than 10 needs a
+            batching window.
+        maximum_batching_window: 0-300 seconds to wait for a full batch.
+        max_concurrency: 2-1000 concurrent invocations (``ScalingConfig``); None
+            for AWS's default ceiling of 1000.
+        function_timeout: 1-900 seconds; at most the queue's visibility timeout.
+        report_batch_item_failures: honour ``batchItemFailures`` responses.
+        function_name: the name in the context and ARN (the handler's by default).
+        memory_limit_in_mb: reported by the context, 128-10240.
+        run_sync_handlers_in_thread: run sync handlers in a worker thread (True,
+            as Lambda runs them apart) or on the event loop (faster, but a handler
+            that blocks stalls the bus).
+        stop_timeout: on leaving the ``async with``, how long (bus clock seconds)
+            running invocations may take to finish before they are cancelled;
+            ``function_timeout`` by default.
+
+    Raises:
+        EventBusError: ``InvalidParameterValueException`` for an option out of
+            range, as Lambda's CreateEventSourceMapping.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        queue: Queue,
+        handler: Callable[[dict[str, Any], Any], Any],
+        *,
+        batch_size: int = 10,
+        maximum_batching_window: float = 0,
+        max_concurrency: int | None = None,
+        function_timeout: float = 3,
+        report_batch_item_failures: bool = False,
+        function_name: str | None = None,
+        memory_limit_in_mb: int = 128,
+        run_sync_handlers_in_thread: bool = True,
+        stop_timeout: float | None = None,
+    ) -> None:
+        self.batch_size = _check_int("BatchSize", batch_size, 1, 10_000)
+        if (
+            not isinstance(maximum_batching_window, int | float)
+            or isinstance(maximum_batching_window, bool)
+            or not 0 <= maximum_batching_window <= 300
+        ):
+            raise InvalidParameterValueException(
+                "MaximumBatchingWindowInSeconds must be from 0 to 300, not "
+                f"{maximum_batching_window!r}."
+            )
+        if batch_size > 10 and maximum_batching_window <= 0:
+            raise InvalidParameterValueException(
+                "Maximum batch window in seconds must be greater than 0 if maximum batch "
+                "size is greater than 10"
+            )
+        if max_concurrency is not None:
+            _check_int("ScalingConfig.MaximumConcurrency", max_concurrency, 2, MAX_POLLERS)
+        if (
+            not isinstance(function_timeout, int | float)
+            or isinstance(function_timeout, bool)
+            or not 1 <= function_timeout <= 900
+        ):
+            raise InvalidParameterValueException(
+                f"Function timeout must be from 1 to 900 seconds, not {function_timeout!r}."
+            )
+        visibility = queue._live().settings.visibility_timeout
+        if function_timeout > visibility:
+            raise InvalidParameterValueException(
+                f"Queue visibility timeout: {visibility} seconds is less than Function "
+                f"timeout: {function_timeout} seconds"
+            )
+        if not isinstance(report_batch_item_failures, bool):
+            raise InvalidParameterValueException(
+                "report_batch_item_failures must be a bool (FunctionResponseTypes)."
+            )
+        _check_int("MemorySize", memory_limit_in_mb, 128, 10_240)
+        if not callable(handler):
+            raise InvalidParameterValueException(f"handler must be callable, not {handler!r}.")
+        self.bus = bus
+        self.queue = queue
+        self.handler = handler
+        self.maximum_batching_window = float(maximum_batching_window)
+        self.max_concurrency = max_concurrency
+        self.function_timeout = float(function_timeout)
+        self.report_batch_item_failures = report_batch_item_failures
+        self.function_name: str = function_name or str(getattr(handler, "__name__", "handler"))
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.stop_timeout = self.function_timeout if stop_timeout is None else stop_timeout
+        self._is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+            getattr(handler, "__call__", None)  # noqa: B004 - a callable object's method
+        )
+        self._in_thread = run_sync_handlers_in_thread
+        ceiling = max_concurrency or MAX_POLLERS
+        self._min_pollers = min(MIN_POLLERS, ceiling)
+        self._max_pollers = ceiling
+        self._limiter = anyio.CapacityLimiter(ceiling)
+        self._stack: AsyncExitStack | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._stopping = False
+        self._idle_scopes: set[anyio.CancelScope] = set()
+        self._spawned_at: deque[float] = deque()
+        self._batch_done = Signal()
+        self._pollers = 0
+        self._busy_pollers = 0
+        self._running_batches = 0
+        self._invocations = 0
+        self._successes = 0
+        self._failures = 0
+        self._deleted = 0
+        self._failed_messages = 0
+
+    # ------------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> Self:
+        if self._stack is not None:
+            raise RuntimeError("a Consumer can be entered only once")
+        self._stack = AsyncExitStack()
+        self._task_group = await self._stack.enter_async_context(anyio.create_task_group())
+        self.bus._consumers.add(self)
+        for _ in range(self._min_pollers):
+            self._spawn_poller()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._stack is not None
+        assert self._task_group is not None
+        try:
+            await self.stop(cancel=exc_type is not None)
+        finally:
+            self.bus._consumers.discard(self)
+            await self._stack.__aexit__(exc_type, exc, tb)
+
+    async def stop(self, *, cancel: bool = False) -> None:
+        """Stop polling, let running invocations finish, return unprocessed messages.
+
+        Invocations still running after ``stop_timeout`` are cancelled (a sync
+        handler's thread cannot be stopped: it is abandoned); their messages go back
+        to the queue at once, as do messages received but not yet handed over.
+        """
+        self._stopping = True
+        for scope in list(self._idle_scopes):
+            scope.cancel()
+        clock = self.bus.clock
+        if not cancel:
+            deadline = clock.now() + self.stop_timeout
+            while self._running_batches and clock.now() < deadline:
+                await clock.wait(self._batch_done, deadline)
+        if self._task_group is not None and (cancel or self._running_batches):
+            self._task_group.cancel_scope.cancel()
+
+    def statistics(self) -> ConsumerStatistics:
+        """What the consumer has done so far, and how many pollers it runs now."""
+        return ConsumerStatistics(
+            invocations=self._invocations,
+            successes=self._successes,
+            failures=self._failures,
+            in_flight_batches=self._running_batches,
+            concurrency=self._pollers,
+            messages_deleted=self._deleted,
+            messages_failed=self._failed_messages,
+        )
+
+    def _busy(self) -> bool:
+        return self._running_batches > 0 or self._busy_pollers > 0
+
+    # --------------------------------------------------------------- polling
+
+    def _spawn_poller(self) -> None:
+        assert self._task_group is not None
+        self._pollers += 1
+        self.bus.clock.spawn(self._task_group, self._poll)
+
+    def _maybe_scale_up(self) -> None:
+        if self._stopping or self._pollers >= self._max_pollers:
+            return
+        if self._busy_pollers < self._pollers:
+            return
+        bus = self.bus
+        now = bus.clock.now()
+        machine = self.queue._machine
+        if not bus._broker.has_queue(machine) or not machine.counts(now=now).visible:
+            return
+        spawned = self._spawned_at
+        while spawned and spawned[0] <= now - 60:
+            spawned.popleft()
+        if len(spawned) >= SCALE_UP_PER_MINUTE:
+            return
+        spawned.append(now)
+        self._spawn_poller()
+
+    async def _poll(self) -> None:
+        try:
+            while not self._stopping:
+                batch: list[ReceivedMessage] = []
+                holding = False
+                succeeded = True
+                try:
+                    with anyio.CancelScope() as scope:
+                        self._idle_scopes.add(scope)
+                        try:
+                            await self._collect(batch)
+                        finally:
+                            self._idle_scopes.discard(scope)
+                    if not batch:
+                        if not self._stopping and self._pollers > self._min_pollers:
+                            return
+                        continue
+                    self._busy_pollers += 1
+                    holding = True
+                    if self._stopping:
+                        continue
+                    self._maybe_scale_up()
+                    succeeded = await self._invoke(batch)
+                    batch = []
+                finally:
+                    if holding:
+                        self._busy_pollers -= 1
+                    if batch:  # never handed over, or the invocation was cancelled
+                        self._release(batch)
+                if (
+                    not succeeded
+                    and not self.report_batch_item_failures
+                    and self._pollers > self._min_pollers
+                ):
+                    return
+        except EventBusError as error:  # the queue was deleted under us
+            logger.warning(
+                "consumer.stopped", queue=self.queue.name, code=error.code, reason=error.message
+            )
+        finally:
+            self._pollers -= 1
+
+    async def _collect(self, batch: list[ReceivedMessage]) -> None:
+        """Receive a batch into ``batch``: up to batch_size, within the window."""
+        queue = self.queue
+        first = await queue.receive(
+            max_messages=min(10, self.batch_size), wait_time_seconds=LONG_POLL_SECONDS
+        )
+        if not first:
+            return
+        batch.extend(first)
+        window = self.maximum_batching_window
+        if window <= 0:
+            return
+        clock = self.bus.clock
+        end = clock.now() + window
+        payload = sum(_record_size(m) for m in batch)
+        while len(batch) < self.batch_size and payload < MAX_PAYLOAD_BYTES:
+            remaining = end - clock.now()
+            if remaining <= 0:
+                break
+            more = await queue.receive(
+                max_messages=min(10, self.batch_size - len(batch)),
+                wait_time_seconds=min(LONG_POLL_SECONDS, remaining),
+            )
+            for message in more:
+                size = _record_size(message)
+                if payload + size > MAX_PAYLOAD_BYTES:
+                    self._release([message])
+                    continue
+                payload += size
+                batch.append(message)
+
+    def _release(self, messages: list[ReceivedMessage]) -> None:
+        """Make messages visible again at once (sync: safe in a cancelled finally)."""
+        bus = self.bus
+        machine = self.queue._machine
+        if not bus._broker.has_queue(machine):
+            return
+        now = bus.clock.now()
+        for message in messages:
+            try:
+                machine.change_visibility(message.receipt_handle, 0, now=now)
+            except EventBusError:
+                continue
+        bus._changed(machine)
+
+    # ------------------------------------------------------------- invoking
+
+    async def _invoke(self, batch: list[ReceivedMessage]) -> bool:
+        """Run the handler on one batch and settle the batch; True on success."""
+        bus = self.bus
+        clock = bus.clock
+        self._invocations += 1
+        self._running_batches += 1
+        try:
+            event = sqs_event(batch, self.queue.arn, bus.region)
+            deadline = clock.now() + self.function_timeout
+            context = LambdaContext(
+                function_name=self.function_name,
+                region=bus.region,
+                request_id=bus._broker.ids.message_id(),
+                memory_limit_in_mb=self.memory_limit_in_mb,
+                deadline=deadline,
+                now=clock.now,
+            )
+            result, error, timed_out = await self._call_with_timeout(event, context, deadline)
+            failed: set[str] | None
+            if timed_out:
+                failed = _FAILED_ALL
+                logger.warning(
+                    "handler.timed_out",
+                    queue=self.queue.name,
+                    function=self.function_name,
+                    request_id=context.aws_request_id,
+                    timeout=self.function_timeout,
+                    messages=len(batch),
+                )
+            elif error is not None:
+                failed = _FAILED_ALL
+                logger.warning(
+                    "handler.failed",
+                    queue=self.queue.name,
+                    function=self.function_name,
+                    request_id=context.aws_request_id,
+                    messages=len(batch),
+                    exc_info=error,
+                )
+            elif self.report_batch_item_failures:
+                failed = _parse_batch_item_failures(result, {m.message_id for m in batch})
+                if failed is _FAILED_ALL:
+                    logger.warning(
+                        "handler.malformed_response",
+                        queue=self.queue.name,
+                        function=self.function_name,
+                        request_id=context.aws_request_id,
+                        response=repr(result)[:200],
+                    )
+            else:
+                failed = set()
+            self._settle(batch, failed)
+            return failed is not _FAILED_ALL
+        finally:
+            self._running_batches -= 1
+            self._batch_done.notify_all()
+
+    def _settle(self, batch: list[ReceivedMessage], failed: set[str] | None) -> None:
+        bus = self.bus
+        machine = self.queue._machine
+        if failed is _FAILED_ALL:
+            self._failures += 1
+            self._failed_messages += len(batch)
+            return
+        self._successes += 1
+        if not bus._broker.has_queue(machine):
+            return
+        now = bus.clock.now()
+        for message in batch:
+            if message.message_id in failed:
+                self._failed_messages += 1
+                continue
+            machine.delete(message.receipt_handle, now=now)
+            self._deleted += 1
+        bus._after()
+
+    async def _call_with_timeout(
+        self, event: dict[str, Any], context: LambdaContext, deadline: float
+    ) -> tuple[Any, BaseException | None, bool]:
+        """Call the handler; return (result, exception, timed out)."""
+        clock = self.bus.clock
+        result: Any = None
+        error: BaseException | None = None
+        timed_out = False
+
+        with anyio.CancelScope() as outer:
+
+            async def watchdog() -> None:
+                nonlocal timed_out
+                await clock.wait(None, deadline)
+                timed_out = True
+                outer.cancel()
+
+            async with anyio.create_task_group() as group:
+                clock.spawn(group, watchdog)
+                try:
+                    result = await self._call(event, context)
+                except Exception as exc:
+                    error = exc
+                finally:
+                    group.cancel_scope.cancel()
+        if timed_out:
+            return None, None, True
+        return result, error, False
+
+    async def _call(self, event: dict[str, Any], context: LambdaContext) -> Any:
+        handler = self.handler
+        if self._is_async:
+            return await handler(event, context)
+        if self._in_thread:
+            result = await anyio.to_thread.run_sync(
+                functools.partial(handler, event, context),
+                abandon_on_cancel=True,
+                limiter=self._limiter,
+            )
+        else:
+            result = handler(event, context)
+        if inspect.isawaitable(result):
+            result = await _await(result)
+        return result
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _record_size(message: ReceivedMessage) -> int:
+    size = len(message.body.encode()) + RECORD_OVERHEAD_BYTES
+    for name, value in message.message_attributes.items():
+        size += len(name) + value.size()
+    return size
+
+
+def _parse_batch_item_failures(response: Any, batch_ids: set[str]) -> set[str] | None:
+    """The ids a partial batch response lists, or None if the response is malformed.
+
+    As on AWS: None, an empty response, or an empty or null ``batchItemFailures``
+    mean complete success; a response that is not such an object, a wrong key, an
+    empty or null ``itemIdentifier`` or one not in the batch fail the whole batch.
+    """
+    if isinstance(response, str | bytes):
+        if not response:
+            return set()
+        try:
+            response = json.loads(response)
+        except ValueError:
+            return _FAILED_ALL
+    if response is None or response == {}:
+        return set()
+    if not isinstance(response, dict) or set(response) != {"batchItemFailures"}:
+        return _FAILED_ALL
+    items = response["batchItemFailures"]
+    if items is None:
+        return set()
+    if not isinstance(items, list):
+        return _FAILED_ALL
+    failed: set[str] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            return _FAILED_ALL
+        identifier = item.get("itemIdentifier")
+        if not isinstance(identifier, str) or not identifier or identifier not in batch_ids:
+            return _FAILED_ALL
+        failed.add(identifier)
+    return failed

@@ -1,0 +1,48 @@
+"""Shared fixtures: anyio backends, a virtual clock, a bus, hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from eventbus import Bus, CountingIds, VirtualClock
+
+settings.register_profile(
+    "ci",
+    max_examples=100,
+    stateful_step_count=40,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile(
+    "thorough",
+    max_examples=1000,
+    stateful_step_count=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Run every async test on both anyio backends."""
+    return str(request.param)
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    """A virtual clock at its default start."""
+    return VirtualClock()
+
+
+@pytest.fixture
+async def bus(clock: VirtualClock) -> AsyncIterator[Bus]:
+    """A bus on the virtual clock with replayable ids."""
+    async with Bus(clock=clock, ids=CountingIds()) as bus:
+        yield bus
