@@ -522,7 +522,7 @@ def _compile_key(path: str, key: str, conditions: list[Any], where: str) -> _Nod
     if exists_true:
         # Presence alone satisfies the key; other conditions cannot add anything.
         def present(lookup: _Lookup) -> bool:
-            return bool(lookup(path)) or exists_false
+            return bool(lookup(path))
 
         return present
 
