@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import pytest
-
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -25,7 +23,7 @@ def load(name: str) -> ModuleType:
 
 def test_every_example_has_a_test() -> None:
     """Each file in examples/ is run by a test below."""
-    tested = {"quickstart", "pipeline"}
+    tested = {"quickstart", "order_pipeline", "filter_routing"}
 
     assert tested == {path.stem for path in EXAMPLES.glob("*.py")}
 
@@ -37,18 +35,32 @@ async def test_quickstart_dead_letters_the_poison_message() -> None:
     assert result == {"orders": 0, "dead_letters": 4, "audit": 3}
 
 
-async def test_pipeline_fulfils_all_but_the_poison_orders() -> None:
-    """The demo pipeline fulfils 198 orders, dead-letters 2 and counts all 200."""
-    result = await load("pipeline").main()
+async def test_order_pipeline_on_the_virtual_clock() -> None:
+    """The demo fulfils every order but the poison one, retries the transient failures,
+    dead-letters the poison order after 3 receives and counts every event."""
+    summary = await load("order_pipeline").main(virtual=True)
 
-    assert result == {"fulfilled": 198, "dead_lettered": 2, "analytics": 200, "left_in_fulfilment": 0}
+    fulfilment = summary["fulfilment"]
+    assert (200, 199, 1, 0) == (
+        fulfilment["delivered"],
+        fulfilment["succeeded"],
+        fulfilment["dead_lettered"],
+        fulfilment["left"],
+    )
+    # 20 orders fail once (every tenth), the poison order is received 3 times.
+    assert 20 + 2 == fulfilment["retried"]
+    assert {"delivered": 200, "succeeded": 200, "retried": 0, "left": 0} == {
+        key: summary["analytics"][key] for key in ("delivered", "succeeded", "retried", "left")
+    }
+    assert 1 == summary["fulfilment-dlq"]["left"]
 
 
-@pytest.mark.parametrize("name", ["quickstart", "pipeline"])
-def test_example_runs_as_a_script(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """``python examples/<name>.py`` runs to the end and prints its story."""
-    import anyio
+async def test_filter_routing_sends_each_order_where_its_policy_says() -> None:
+    """One topic routes to three queues by filter policy."""
+    routed = await load("filter_routing").main()
 
-    anyio.run(load(name).main)
-
-    assert "dead-lettered" in capsys.readouterr().out
+    assert {
+        "eu-orders": ["o-1", "o-3"],
+        "big-orders": ["o-3", "o-4"],
+        "audit": ["o-1", "o-2", "o-3", "o-4"],
+    } == routed

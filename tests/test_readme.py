@@ -16,7 +16,7 @@ def test_readme_starts_with_the_two_setup_commands() -> None:
     assert first is not None
 
     assert [
-        "pip install . && python examples/pipeline.py",
+        "pip install . && python examples/order_pipeline.py",
         "pip install -e '.[test]' && python -m pytest",
     ] == first.group(1).strip().splitlines()
 

@@ -94,6 +94,11 @@ def attribute_values(attribute: MessageAttributeValue | None) -> list[Any]:
     return []
 
 
+def not_json(constant: str) -> Any:
+    """Refuse NaN and Infinity, which are not JSON."""
+    raise ValueError(constant)
+
+
 def same_literal(literal: Any, value: Any) -> bool:
     """Whether a policy literal equals a message value (type-aware)."""
     if literal is None or isinstance(literal, bool):
@@ -141,9 +146,7 @@ def condition_ok(condition: Any, value: Any) -> bool:
         except ValueError:
             return False
         network = ipaddress.ip_network(operand, strict=False)
-        return address is not None and address.version == network.version and (
-            address in network
-        )
+        return address is not None and address.version == network.version and (address in network)
     assert operator == "anything-but"
     if isinstance(operand, dict):
         return not (text is not None and text.startswith(operand["prefix"]))
@@ -169,7 +172,9 @@ def reference_matches(
     """The slow, obvious verdict for one message."""
     if scope == BODY:
         try:
-            document = json.loads(body, parse_float=Decimal, parse_int=Decimal)
+            document = json.loads(
+                body, parse_float=Decimal, parse_int=Decimal, parse_constant=not_json
+            )
         except ValueError:
             return False
         if not isinstance(document, dict):
@@ -270,8 +275,9 @@ def json_values(depth: int) -> st.SearchStrategy[Any]:
 
 
 random_bodies = st.one_of(
-    st.dictionaries(st.sampled_from([*KEYS, "a.b", "a.c", "b.a"]), json_values(2), max_size=4)
-    .map(json.dumps),
+    st.dictionaries(st.sampled_from([*KEYS, "a.b", "a.c", "b.a"]), json_values(2), max_size=4).map(
+        json.dumps
+    ),
     st.sampled_from(["not json", "[1, 2]", '"x"', "null", "{", '{"a": NaN}']),
 )
 
@@ -337,7 +343,8 @@ def attributes_for(data: st.DataObject, policy: dict[str, Any]) -> dict[str, Any
         if data.draw(st.integers(0, 3)) == 0:
             continue
         hints = [hint for hint in paths.get(name, []) if hint is not None]
-        if hints and data.draw(st.booleans()):
+        use_hint: bool = data.draw(st.booleans())
+        if hints and use_hint:
             hint = data.draw(st.sampled_from(hints))
             if isinstance(hint, str):
                 attributes[name] = MessageAttributeValue("String", hint)
@@ -356,10 +363,9 @@ def body_for(data: st.DataObject, policy: dict[str, Any]) -> str:
     for path, hints in sorted(policy_paths(policy).items()):
         if data.draw(st.integers(0, 3)) == 0:
             continue
-        if hints and data.draw(st.booleans()):
-            value = data.draw(st.sampled_from(hints))
-        else:
-            value = data.draw(leaf_values)
+        use_hint: bool = data.draw(st.booleans())
+        candidates = st.sampled_from(hints) if hints and use_hint else leaf_values
+        value = data.draw(candidates)
         parts = path.split(".")
         split = data.draw(st.integers(1, len(parts)))
         keys = [".".join(parts[:split]), *parts[split:]]
@@ -378,8 +384,10 @@ def body_for(data: st.DataObject, policy: dict[str, Any]) -> str:
         document["stray"] = data.draw(json_values(1))
     if data.draw(st.booleans()):
         # Wrap everything in an array of objects one level down, as S3 events do.
-        document = {key: [value, {}] if isinstance(value, dict) else value
-                    for key, value in document.items()}
+        document = {
+            key: [value, {}] if isinstance(value, dict) else value
+            for key, value in document.items()
+        }
     return json.dumps(document)
 
 

@@ -58,10 +58,10 @@ Matching rules
   literals) to one listed; with ``{"prefix": p}``, any value that is not a string
   starting with ``p``. ``null``, booleans and numbers therefore satisfy a string
   ``anything-but`` (UNCONFIRMED). On an array, one element that is not excluded is
-  enough [DG string-value-matching, archived and the spec]. Note: the newest English
+  enough [DG string-value-matching as archived; spec 4.7]. Note: the newest English
   DG page adds "For String.Array type attributes, it matches if none of the array
-  elements are listed in the policy property"; this module follows the spec (4.7), and
-  the conflict is reported.
+  elements are listed in the policy property"; this module keeps the spec's rule, and
+  which of the two AWS applies today is UNCONFIRMED.
 * Only ``prefix`` is accepted inside ``anything-but``: AWS refused ``suffix`` and
   ``exists`` there (``Unsupported anything-but pattern: suffix``, recorded 2024-05-15);
   the stored current DG lists only "String matching using a prefix with the
@@ -73,10 +73,15 @@ Messages are ``FilterPolicy: <AWS text>`` followed by ``(at key "<path>")`` nami
 key, where ``<path>`` is dotted for nested keys and ``$or[i]`` names a branch. The
 exception is the nesting error, which AWS words without the ``FilterPolicy:`` part
 (``Filter policy scope MessageAttributes does not support nested filter policy``); a
-bad scope gives AWS's ``FilterPolicyScope: Invalid value [...]`` text. Texts not
-recorded from AWS come from AWS's Event Ruler (numeric, anything-but, cidr) or are
-this module's own (policy size, JSON syntax, non-object policy, empty objects,
-numeric operand range).
+bad scope gives AWS's ``FilterPolicyScope: Invalid value [...]`` text. Texts recorded
+from AWS (2024-05): key count, complexity, non-list value, empty array, nested list,
+unknown operator, two operators, prefix/suffix type, exists type, every numeric
+syntax error, ``Unsupported anything-but pattern``, the nesting and scope errors.
+UNCONFIRMED texts, taken from AWS's Event Ruler as LocalStack reproduces it: the
+anything-but type errors and the CIDR errors (LocalStack reports AWS answering a
+non-string ``cidr`` with the *prefix* text; this module says ``cidr match pattern must
+be a string``). This module's own texts: policy size, JSON syntax, non-object policy,
+empty objects, numeric operand range, nesting depth, mask bits out of range.
 
 * Policy text over 256 KB (UTF-8 bytes; for a Mapping, its compact JSON) is refused.
 * An empty policy (``{}``, or an empty or blank string: AWS removes a policy set to
@@ -241,8 +246,8 @@ def compile_filter_policy(
             source = _parse_policy_text(policy)
         elif isinstance(policy, Mapping):
             source = _normalise_object(policy, "")
-            size = len(json.dumps(source, separators=(",", ":"), ensure_ascii=False).encode())
-            _check_size(size)
+            text = json.dumps(source, separators=(",", ":"), ensure_ascii=False)
+            _check_size(len(text.encode("utf-8", "surrogatepass")))
         else:
             raise InvalidParameter(
                 "FilterPolicy: the policy must be a JSON object (a str or a Mapping), "
@@ -522,7 +527,7 @@ def _compile_key(path: str, key: str, conditions: list[Any], where: str) -> _Nod
     if exists_true:
         # Presence alone satisfies the key; other conditions cannot add anything.
         def present(lookup: _Lookup) -> bool:
-            return bool(lookup(path))
+            return bool(lookup(path)) or exists_false
 
         return present
 

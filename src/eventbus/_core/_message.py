@@ -97,11 +97,30 @@ class QueueStatistics:
         in_flight: received, not deleted, visibility not yet over
             (``ApproximateNumberOfMessagesNotVisible``).
         delayed: waiting for their delay to end (``ApproximateNumberOfMessagesDelayed``).
+
+    Cumulative counters since the queue was created (they take no part in
+    equality, so two statistics are equal when the queues hold the same):
+
+    Attributes:
+        sent: messages that arrived (sends, deliveries from topics, dead-letter moves in).
+        received: receives (deliveries to consumers), retries included.
+        redelivered: receives of a message that had been received before.
+        deleted: messages deleted.
+        dead_lettered: messages moved to the dead-letter queue.
+        expired: messages dropped at the end of the retention period.
+        purged: messages deleted by purges.
     """
 
     visible: int
     in_flight: int
     delayed: int
+    sent: int = field(default=0, compare=False)
+    received: int = field(default=0, compare=False)
+    redelivered: int = field(default=0, compare=False)
+    deleted: int = field(default=0, compare=False)
+    dead_lettered: int = field(default=0, compare=False)
+    expired: int = field(default=0, compare=False)
+    purged: int = field(default=0, compare=False)
 
     @property
     def total(self) -> int:

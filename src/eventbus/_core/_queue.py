@@ -192,6 +192,8 @@ class QueueMachine:
         self._uid = ids.token()
         self._seq = 0
         self._last_purge: float | None = None
+        self._sent = self._received = self._redelivered = self._purged = 0
+        self._finished = {DELETED: 0, DEAD_LETTERED: 0, EXPIRED: 0}
         self._reset()
 
     def _reset(self) -> None:
@@ -225,6 +227,7 @@ class QueueMachine:
             self._push(self._in_flight, message, IN_FLIGHT)
         else:
             del self._messages[message.message_id]
+            self._finished[new] += 1
 
     def _push(self, heap: list[_HeapEntry], message: StoredMessage, state: MessageState) -> None:
         heapq.heappush(heap, (message.available_at, message.seq, message.epoch, message))
@@ -363,6 +366,7 @@ class QueueMachine:
     def _insert(self, message: StoredMessage) -> None:
         """Index a new record in its initial state (VISIBLE or DELAYED)."""
         self._messages[message.message_id] = message
+        self._sent += 1
         state = message.state
         self._count[state] += 1
         if state is VISIBLE:
@@ -513,6 +517,9 @@ class QueueMachine:
                 )
                 continue
             message.receive_count += 1
+            self._received += 1
+            if message.receive_count > 1:
+                self._redelivered += 1
             message.received_at = now
             if message.first_received_at is None:
                 message.first_received_at = now
@@ -717,6 +724,7 @@ class QueueMachine:
             )
         self._last_purge = now
         count = len(self._messages)
+        self._purged += count
         # A bulk transition to PURGED: the records become unreachable with the indexes.
         self._reset()
         self._events.append(QueuePurged(self.name, count))
@@ -726,7 +734,19 @@ class QueueMachine:
         """How many messages are visible, in flight and delayed at ``now``."""
         self._advance(now)
         count = self._count
-        return QueueStatistics(count[VISIBLE], count[IN_FLIGHT], count[DELAYED])
+        finished = self._finished
+        return QueueStatistics(
+            count[VISIBLE],
+            count[IN_FLIGHT],
+            count[DELAYED],
+            sent=self._sent,
+            received=self._received,
+            redelivered=self._redelivered,
+            deleted=finished[DELETED],
+            dead_lettered=finished[DEAD_LETTERED],
+            expired=finished[EXPIRED],
+            purged=self._purged,
+        )
 
     def set_settings(self, settings: QueueSettings, *, now: float) -> None:
         """Replace the queue's attributes. A new delay is not retroactive; a shorter

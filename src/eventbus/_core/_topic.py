@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, cast
 
 from ._attributes import (
     MessageAttributeValue,
@@ -16,12 +16,11 @@ from ._attributes import (
 )
 from ._envelope import Envelope, iso_timestamp
 from ._errors import EventBusError, InvalidParameter, ParameterValueInvalid
-from ._filter_policy import FilterPolicy, compile_filter_policy
+from ._filter_policy import FilterPolicy, FilterPolicyScope, compile_filter_policy
 from ._message import EMPTY_ATTRIBUTES
 from ._settings import TopicSettings
 
 MAX_PUBLISH_BYTES: Final = 262_144
-FilterPolicyScope = Literal["MessageAttributes", "MessageBody"]
 _GROUP_ID = re.compile(r"[!-~]{1,128}")
 _SUBJECT_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -89,13 +88,8 @@ def compile_policy(
     Raises:
         InvalidParameter: the scope is unknown or the policy is invalid.
     """
-    if scope not in ("MessageAttributes", "MessageBody"):
-        raise InvalidParameter(
-            f"Invalid parameter: FilterPolicyScope: Invalid value [{scope}]. "
-            "Please use either MessageBody or MessageAttributes"
-        )
-    compiled = None if policy is None else compile_filter_policy(policy, scope=scope)
-    return compiled, scope
+    compiled = compile_filter_policy({} if policy is None else policy, scope=str(scope))
+    return compiled, cast(FilterPolicyScope, scope)
 
 
 class TopicMachine:

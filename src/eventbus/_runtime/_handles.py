@@ -341,9 +341,14 @@ class Subscription:
                 subscription stays as it was.
         """
         self._bus._broker.subscription(self.arn)
-        policy, new_scope = compile_policy(
-            filter_policy, self._record.filter_policy_scope if scope is None else scope
-        )
+        try:
+            policy, new_scope = compile_policy(
+                filter_policy, self._record.filter_policy_scope if scope is None else scope
+            )
+        except InvalidParameter as error:
+            raise InvalidParameter(
+                "Invalid parameter: " + error.message.removeprefix("Invalid parameter: ")
+            ) from None
         self._record.filter_policy = policy
         self._record.filter_policy_scope = new_scope
 
