@@ -116,10 +116,13 @@ class QueueConfig(_EdgeModel):
                         f"Unknown Attribute {_QUEUE_AWS_NAMES[key]}: it applies to FIFO "
                         "queues only."
                     )
-        else:
+        elif (
+            self.fifo_throughput_limit == "perMessageGroupId"
+            and self.deduplication_scope != "messageGroup"
+        ):
             raise InvalidAttributeValue(
-                "FIFO queues are not supported by eventbus yet (see the README's "
-                "limitations); create a standard queue."
+                "Invalid value for the parameter FifoThroughputLimit: perMessageGroupId is "
+                "allowed only with DeduplicationScope messageGroup."
             )
         return self
 
@@ -136,12 +139,7 @@ class TopicConfig(_EdgeModel):
 
     @model_validator(mode="after")
     def _fifo_rules(self) -> Self:
-        if self.fifo_topic:
-            raise InvalidParameter(
-                "Invalid parameter: FifoTopic: FIFO topics are not supported by eventbus "
-                "yet (see the README's limitations)."
-            )
-        if "content_based_deduplication" in self.model_fields_set:
+        if not self.fifo_topic and "content_based_deduplication" in self.model_fields_set:
             raise InvalidParameter(
                 "Invalid parameter: Attributes Reason: ContentBasedDeduplication applies to "
                 "FIFO topics only."

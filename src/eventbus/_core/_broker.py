@@ -52,6 +52,7 @@ class PublishOutcome:
 
     message_id: str
     delivered_to: list[QueueMachine]
+    sequence_number: str | None = None
 
 
 class Broker:
@@ -98,7 +99,7 @@ class Broker:
                 f"You must wait 60 seconds after deleting a queue before you can create "
                 f"another with the same name ({name!r} was deleted {now - deleted_at:.0f} s ago)."
             )
-        self._check_redrive(settings)
+        self._check_redrive(name, settings)
         queue = QueueMachine(
             name,
             queue_arn(self.region, name),
@@ -111,11 +112,16 @@ class Broker:
         self._queues[name] = queue
         return queue
 
-    def _check_redrive(self, settings: QueueSettings) -> None:
+    def _check_redrive(self, name: str, settings: QueueSettings) -> None:
         policy = settings.redrive_policy
         if policy is None:
             return
         target = self._queues.get(queue_name_from(policy.dead_letter_target_arn))
+        if target is not None and target.name == name:
+            raise InvalidParameterValue(
+                f"Value {policy.to_json()} for parameter RedrivePolicy is invalid. Reason: "
+                "a queue cannot be its own dead-letter queue."
+            )
         if target is None or target.arn != policy.dead_letter_target_arn:
             raise InvalidParameterValue(
                 f"Value {policy.to_json()} for parameter RedrivePolicy is invalid. "
@@ -136,7 +142,7 @@ class Broker:
                 "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is "
                 "not supported."
             )
-        self._check_redrive(settings)
+        self._check_redrive(queue.name, settings)
         queue.set_settings(settings, now=now)
 
     def queue(self, reference: str) -> QueueMachine:
@@ -326,33 +332,39 @@ class Broker:
         Raises:
             InvalidParameter, ParameterValueInvalid: the publish itself is invalid.
         """
-        text, subject, attributes, group = topic.prepare_publish(
+        publication = topic.prepare_publish(
             message,
             subject=subject,
             message_attributes=message_attributes,
             message_group_id=message_group_id,
             message_deduplication_id=message_deduplication_id,
         )
+        repeated = topic.deduplicate(publication, now)
+        if repeated is not None:  # accepted, not delivered again
+            return PublishOutcome(repeated[0], [], repeated[1])
         message_id = self.ids.message_id()
+        sequence_number = topic.remember(publication, message_id, now)
+        fifo_topic = topic.settings.fifo_topic
         delivered: list[QueueMachine] = []
         for delivery in topic.fan_out(
-            message_id=message_id,
-            message=text,
-            subject=subject,
-            attributes=attributes,
-            message_group_id=group,
-            now=now,
+            publication, message_id=message_id, sequence_number=sequence_number, now=now
         ):
             record = delivery.subscription
             queue = self._queues.get(queue_name_from(record.endpoint))
             try:
                 if queue is None or queue.arn != record.endpoint:
                     raise QueueDoesNotExist("The specified queue does not exist.")
+                to_fifo = queue.settings.fifo_queue
                 queue.send(
                     delivery.body,
                     now=now,
                     message_attributes=delivery.message_attributes,
-                    message_group_id=delivery.message_group_id,
+                    message_group_id=(
+                        delivery.message_group_id if to_fifo or not fifo_topic else None
+                    ),
+                    message_deduplication_id=(
+                        delivery.message_deduplication_id if to_fifo else None
+                    ),
                 )
             except EventBusError as error:
                 self.events.append(
@@ -360,7 +372,7 @@ class Broker:
                 )
                 continue
             delivered.append(queue)
-        return PublishOutcome(message_id, delivered)
+        return PublishOutcome(message_id, delivered, sequence_number)
 
 
 def _first_difference(old: QueueSettings, new: QueueSettings) -> str | None:

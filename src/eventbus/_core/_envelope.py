@@ -33,10 +33,12 @@ def _attributes_json(attributes: Mapping[str, MessageAttributeValue]) -> str:
 class Envelope:
     """The parts of one published message's envelope that all subscriptions share.
 
-    The body is laid out as AWS lays it out (two-space indent, ``"Key" : "Value"``),
-    with the fields in AWS's order. ``Signature`` is a stand-in (base64 of a SHA-1
-    over the signed fields), not an RSA signature: it cannot be verified against
-    AWS's certificate, and ``SigningCertURL`` names no real certificate.
+    A FIFO topic's envelope carries ``SequenceNumber`` after ``MessageId`` and no
+    signature fields. The body is laid out as AWS lays it out (two-space indent,
+    ``"Key" : "Value"``), with the fields in AWS's order. ``Signature`` is a
+    stand-in (base64 of a SHA-1 over the signed fields), not an RSA signature: it
+    cannot be verified against AWS's certificate, and ``SigningCertURL`` names no
+    real certificate.
     """
 
     __slots__ = ("_head", "_tail", "_unsubscribe_prefix")
@@ -51,6 +53,7 @@ class Envelope:
         subject: str | None,
         timestamp: str,
         attributes: Mapping[str, MessageAttributeValue],
+        sequence_number: str | None = None,
     ) -> None:
         signed = "\n".join(
             [
@@ -65,21 +68,23 @@ class Envelope:
         signature = base64.b64encode(
             hashlib.sha1(signed.encode(errors="surrogatepass"), usedforsecurity=False).digest()
         ).decode()
-        lines = [
-            '{\n  "Type" : "Notification"',
-            f'  "MessageId" : {dumps(message_id)}',
-            f'  "TopicArn" : {dumps(topic_arn)}',
-        ]
+        lines = ['{\n  "Type" : "Notification"', f'  "MessageId" : {dumps(message_id)}']
+        if sequence_number is not None:
+            lines.append(f'  "SequenceNumber" : "{sequence_number}"')
+        lines.append(f'  "TopicArn" : {dumps(topic_arn)}')
         if subject is not None:
             lines.append(f'  "Subject" : {dumps(subject, ensure_ascii=False)}')
         lines += [
             f'  "Message" : {dumps(message, ensure_ascii=False)}',
             f'  "Timestamp" : "{timestamp}"',
-            '  "SignatureVersion" : "1"',
-            f'  "Signature" : "{signature}"',
-            f'  "SigningCertURL" : "https://sns.{region}.amazonaws.com/'
-            'SimpleNotificationService-eventbus-local.pem"',
         ]
+        if sequence_number is None:  # FIFO topics do not sign their envelopes
+            lines += [
+                '  "SignatureVersion" : "1"',
+                f'  "Signature" : "{signature}"',
+                f'  "SigningCertURL" : "https://sns.{region}.amazonaws.com/'
+                'SimpleNotificationService-eventbus-local.pem"',
+            ]
         self._head = ",\n".join(lines)
         self._unsubscribe_prefix = (
             f',\n  "UnsubscribeURL" : "https://sns.{region}.amazonaws.com/'

@@ -51,6 +51,8 @@ class StoredMessage:
     """Bumped on every transition; index entries made at an older epoch are stale."""
     system_attributes: dict[str, str] = field(default_factory=dict)
     """Extra system attributes: ``MessageGroupId``, ``DeadLetterQueueSourceArn``..."""
+    group_id: str | None = None
+    """The message group (FIFO queues, and fair standard queues)."""
 
 
 @dataclass(frozen=True, slots=True)

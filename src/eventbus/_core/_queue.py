@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import heapq
 import re
 from collections import deque
@@ -77,6 +78,7 @@ from ._message import (
     SendResult,
     StoredMessage,
 )
+from ._order import FifoOrder, Order, StandardOrder
 from ._settings import MAX_VISIBILITY_TIMEOUT, QueueSettings
 
 DELAYED = MessageState.DELAYED
@@ -103,6 +105,8 @@ LOCAL_SENDER_ID: Final = "AIDAEVENTBUSLOCAL0000"
 
 MAX_DELAY_SECONDS: Final = 900
 PURGE_INTERVAL: Final = 60.0
+DEDUPLICATION_INTERVAL: Final = 300.0
+_SEQUENCE_BASE: Final = 18_849_496_460_467_696_128
 _GROUP_ID = re.compile(r"[!-~]{1,128}")
 _SWEEP_SLACK: Final = 1024
 
@@ -119,7 +123,17 @@ class IllegalTransition(AssertionError):
 class _Prepared:
     """A validated send, ready to enqueue."""
 
-    __slots__ = ("attributes", "body", "delay", "md5_attributes", "md5_body", "size", "system")
+    __slots__ = (
+        "attributes",
+        "body",
+        "dedup_key",
+        "delay",
+        "group_id",
+        "md5_attributes",
+        "md5_body",
+        "size",
+        "system",
+    )
 
     def __init__(
         self,
@@ -128,12 +142,16 @@ class _Prepared:
         delay: int,
         size: int,
         system: dict[str, str],
+        group_id: str | None,
+        dedup_key: tuple[str, str] | None,
     ) -> None:
         self.body = body
         self.attributes = attributes
         self.delay = delay
         self.size = size
         self.system = system
+        self.group_id = group_id
+        self.dedup_key = dedup_key
         self.md5_body = md5_of_body(body)
         self.md5_attributes = md5_of_attributes(attributes)
 
@@ -159,7 +177,12 @@ def check_visibility_timeout(value: object) -> int:
 
 
 class QueueMachine:
-    """A standard SQS queue, as a synchronous state machine driven with ``now``.
+    """An SQS queue, standard or FIFO, as a synchronous state machine driven with ``now``.
+
+    FIFO queues differ in three places: the order a receive takes messages in
+    (:class:`FifoOrder`: per group, a group blocked while its head is in flight), the
+    send rules (group id required, 5-minute deduplication, no per-message delay)
+    and stale receipt handles, which fail instead of succeeding.
 
     Args:
         name: the queue's name.
@@ -194,11 +217,14 @@ class QueueMachine:
         self._last_purge: float | None = None
         self._sent = self._received = self._redelivered = self._purged = 0
         self._finished = {DELETED: 0, DEAD_LETTERED: 0, EXPIRED: 0}
+        self.fifo = settings.fifo_queue
         self._reset()
 
     def _reset(self) -> None:
         self._messages: dict[str, StoredMessage] = {}
-        self._visible: deque[tuple[int, StoredMessage]] = deque()
+        self._order: Order = FifoOrder() if self.fifo else StandardOrder()
+        self._dedup: dict[tuple[str, str], tuple[str, str]] = {}
+        self._dedup_expiry: deque[tuple[float, tuple[str, str]]] = deque()
         self._delayed: list[_HeapEntry] = []
         self._in_flight: list[_HeapEntry] = []
         self._retention: list[tuple[float, int, StoredMessage]] = []
@@ -218,9 +244,7 @@ class QueueMachine:
         message.epoch += 1
         if new is VISIBLE:
             self._count[VISIBLE] += 1
-            self._visible.append((message.epoch, message))
-            if len(self._visible) > 2 * self._count[VISIBLE] + _SWEEP_SLACK:
-                self._visible = deque(e for e in self._visible if e[0] == e[1].epoch)
+            self._order.became_visible(message, self._count[VISIBLE])
         elif new is IN_FLIGHT:
             self._count[IN_FLIGHT] += 1
             message.available_at = available_at
@@ -228,6 +252,7 @@ class QueueMachine:
         else:
             del self._messages[message.message_id]
             self._finished[new] += 1
+            self._order.removed(message)
 
     def _push(self, heap: list[_HeapEntry], message: StoredMessage, state: MessageState) -> None:
         heapq.heappush(heap, (message.available_at, message.seq, message.epoch, message))
@@ -294,8 +319,14 @@ class QueueMachine:
         if not body:
             raise MissingParameter("The request must contain the parameter MessageBody.")
         check_body_characters(body)
-        if delay_seconds is None:
+        if delay_seconds is None or (self.fifo and delay_seconds == 0):
             delay = self.settings.delay_seconds
+        elif self.fifo:
+            raise invalid_value(
+                "DelaySeconds",
+                delay_seconds,
+                "The request include parameter that is not valid for this queue type.",
+            )
         elif (
             not isinstance(delay_seconds, int)
             or isinstance(delay_seconds, bool)
@@ -307,21 +338,13 @@ class QueueMachine:
         else:
             delay = delay_seconds
         system: dict[str, str] = {}
-        if message_deduplication_id is not None:
-            raise invalid_value(
-                "MessageDeduplicationId",
-                message_deduplication_id,
-                "The request includes a parameter that is not valid for this queue type.",
-            )
-        if message_group_id is not None:
-            if not isinstance(message_group_id, str) or not _GROUP_ID.fullmatch(message_group_id):
-                raise invalid_value(
-                    "MessageGroupId",
-                    message_group_id,
-                    "MessageGroupId can only include alphanumeric and punctuation characters. "
-                    "1 to 128 in length.",
-                )
-            system["MessageGroupId"] = message_group_id
+        group_id = self._check_group_id(message_group_id)
+        if group_id is not None:
+            system["MessageGroupId"] = group_id
+        dedup_key = self._dedup_key(body, group_id, message_deduplication_id)
+        if dedup_key is not None:
+            system["MessageDeduplicationId"] = dedup_key[1]
+        attributes: Mapping[str, MessageAttributeValue] = EMPTY_ATTRIBUTES
         if message_attributes:
             attributes = {
                 name: to_attribute_value(name, value, allow_array=False)
@@ -330,7 +353,6 @@ class QueueMachine:
             validate_sqs_attributes(attributes)
             size = len(body.encode()) + attributes_size(attributes)
         else:
-            attributes = EMPTY_ATTRIBUTES  # type: ignore[assignment]
             size = len(body.encode())
         limit = self.settings.maximum_message_size
         if size > limit:
@@ -338,11 +360,74 @@ class QueueMachine:
                 "One or more parameters are invalid. Reason: Message must be shorter than "
                 f"{limit} bytes (body and attributes come to {size} bytes)."
             )
-        return _Prepared(body, attributes, delay, size, system)
+        return _Prepared(body, attributes, delay, size, system, group_id, dedup_key)
+
+    def _check_group_id(self, message_group_id: object) -> str | None:
+        if message_group_id is None:
+            if self.fifo:
+                raise MissingParameter("The request must contain the parameter MessageGroupId.")
+            return None
+        if not isinstance(message_group_id, str) or not _GROUP_ID.fullmatch(message_group_id):
+            raise invalid_value(
+                "MessageGroupId",
+                message_group_id,
+                "MessageGroupId can only include alphanumeric and punctuation characters. "
+                "1 to 128 in length.",
+            )
+        return message_group_id
+
+    def _dedup_key(
+        self, body: str, group_id: str | None, message_deduplication_id: object
+    ) -> tuple[str, str] | None:
+        """The deduplication key of a FIFO send: (scope, deduplication id)."""
+        if not self.fifo:
+            if message_deduplication_id is not None:
+                raise invalid_value(
+                    "MessageDeduplicationId",
+                    message_deduplication_id,
+                    "The request includes a parameter that is not valid for this queue type.",
+                )
+            return None
+        if message_deduplication_id is None:
+            if not self.settings.content_based_deduplication:
+                raise InvalidParameterValue(
+                    "The queue should either have ContentBasedDeduplication enabled or "
+                    "MessageDeduplicationId provided explicitly"
+                )
+            dedup_id = hashlib.sha256(body.encode()).hexdigest()
+        elif not isinstance(message_deduplication_id, str) or not _GROUP_ID.fullmatch(
+            message_deduplication_id
+        ):
+            raise invalid_value(
+                "MessageDeduplicationId",
+                message_deduplication_id,
+                "MessageDeduplicationId can only include alphanumeric and punctuation "
+                "characters. 1 to 128 in length.",
+            )
+        else:
+            dedup_id = message_deduplication_id
+        scope = (group_id or "") if self.settings.deduplication_scope == "messageGroup" else ""
+        return scope, dedup_id
 
     def _enqueue(self, prepared: _Prepared, now: float) -> SendResult:
+        key = prepared.dedup_key
+        if key is not None:
+            expiry = self._dedup_expiry
+            while expiry and expiry[0][0] <= now:
+                _, old = expiry.popleft()
+                self._dedup.pop(old, None)
+            seen = self._dedup.get(key)
+            if seen is not None:  # accepted, not delivered again
+                return SendResult(seen[0], prepared.md5_body, prepared.md5_attributes, seen[1])
         message_id = self._ids.message_id()
         self._seq += 1
+        sequence_number = None
+        if self.fifo:
+            sequence_number = str(_SEQUENCE_BASE + self._seq)
+            prepared.system["SequenceNumber"] = sequence_number
+        if key is not None:
+            self._dedup[key] = (message_id, sequence_number or "")
+            self._dedup_expiry.append((now + DEDUPLICATION_INTERVAL, key))
         delay = prepared.delay
         message = StoredMessage(
             message_id=message_id,
@@ -357,11 +442,12 @@ class QueueMachine:
             available_at=now + delay,
             size=prepared.size,
             system_attributes=prepared.system,
+            group_id=prepared.group_id,
         )
         self._insert(message)
         if self.trace:
             self._events.append(MessageSent(self.name, message_id))
-        return SendResult(message_id, prepared.md5_body, prepared.md5_attributes)
+        return SendResult(message_id, prepared.md5_body, prepared.md5_attributes, sequence_number)
 
     def _insert(self, message: StoredMessage) -> None:
         """Index a new record in its initial state (VISIBLE or DELAYED)."""
@@ -369,10 +455,9 @@ class QueueMachine:
         self._sent += 1
         state = message.state
         self._count[state] += 1
-        if state is VISIBLE:
-            self._visible.append((message.epoch, message))
-        else:
+        if state is DELAYED:
             self._push(self._delayed, message, DELAYED)
+        self._order.enqueued(message)
         heap_r = self._retention
         heapq.heappush(heap_r, (message.enqueued_at, message.seq, message))
         if len(heap_r) > 2 * len(self._messages) + _SWEEP_SLACK:
@@ -415,6 +500,14 @@ class QueueMachine:
         """
         entries = list(entries)
         check_entry_ids([e.id for e in entries], "SendMessageBatchRequestEntry")
+        if self.fifo:  # these fail the whole request on FIFO queues
+            for entry in entries:
+                self._check_group_id(entry.message_group_id)
+                if (
+                    entry.message_deduplication_id is None
+                    and not self.settings.content_based_deduplication
+                ):
+                    self._dedup_key("", None, None)
         prepared: list[_Prepared | EventBusError] = []
         total = 0
         for entry in entries:
@@ -451,6 +544,7 @@ class QueueMachine:
                         sent.message_id,
                         sent.md5_of_message_body,
                         sent.md5_of_message_attributes,
+                        sent.sequence_number,
                     )
                 )
         return result
@@ -497,12 +591,8 @@ class QueueMachine:
             if policy is not None and dead_letter_queue is not None
             else None
         )
-        visible = self._visible
         out: list[ReceivedMessage] = []
-        while visible and len(out) < max_messages:
-            epoch, message = visible.popleft()
-            if message.epoch != epoch:
-                continue
+        for message in self._order.candidates():
             if limit is not None and message.receive_count >= limit:
                 assert dead_letter_queue is not None
                 self._transition(message, DEAD_LETTERED)
@@ -525,6 +615,8 @@ class QueueMachine:
                 message.first_received_at = now
             self._transition(message, IN_FLIGHT, now + timeout)
             out.append(self._delivery(message))
+            if len(out) == max_messages:
+                break
         return out
 
     def _delivery(self, message: StoredMessage) -> ReceivedMessage:
@@ -557,10 +649,16 @@ class QueueMachine:
         The message keeps its id, body, attributes, sent and first-receive
         timestamps, receive count and (standard queues) its enqueue time, so
         retention keeps counting from the original send; it gains
-        ``DeadLetterQueueSourceArn``.
+        ``DeadLetterQueueSourceArn``. On a FIFO queue the enqueue time starts again,
+        the deduplication id becomes the message id (so unrelated messages that
+        shared one are not collapsed) and the message gets a sequence number here.
         """
         self._advance(now)
         self._seq += 1
+        system = {**message.system_attributes, "DeadLetterQueueSourceArn": source_arn}
+        if self.fifo:
+            system["MessageDeduplicationId"] = message.message_id
+            system["SequenceNumber"] = str(_SEQUENCE_BASE + self._seq)
         moved = StoredMessage(
             message_id=message.message_id,
             body=message.body,
@@ -568,7 +666,7 @@ class QueueMachine:
             md5_of_body=message.md5_of_body,
             md5_of_message_attributes=message.md5_of_message_attributes,
             sent_at=message.sent_at,
-            enqueued_at=message.enqueued_at,
+            enqueued_at=now if self.fifo else message.enqueued_at,
             seq=self._seq,
             state=VISIBLE,
             available_at=now,
@@ -576,7 +674,8 @@ class QueueMachine:
             receive_count=message.receive_count,
             first_received_at=message.first_received_at,
             received_at=message.received_at,
-            system_attributes={**message.system_attributes, "DeadLetterQueueSourceArn": source_arn},
+            system_attributes=system,
+            group_id=message.group_id,
         )
         self._insert(moved)
 
@@ -603,11 +702,20 @@ class QueueMachine:
         return message_id, number
 
     def _live_message(self, handle: str, message_id: str, number: int) -> StoredMessage | None:
+        """The live message a handle names, None if it is gone.
+
+        On a FIFO queue only the latest handle of a message still in flight is
+        valid; an older one, or one whose visibility timeout ran out, has expired.
+        """
         message = self._messages.get(message_id)
-        if message is not None and number > message.receive_count:
+        if message is None:
+            return None
+        if number > message.receive_count:
             raise ReceiptHandleIsInvalid(
                 f'The input receipt handle "{handle}" is not a valid receipt handle.'
             )
+        if self.fifo and (number != message.receive_count or message.state is not IN_FLIGHT):
+            raise invalid_value("ReceiptHandle", handle, "The receipt handle has expired.")
         return message
 
     # ------------------------------------------------------- delete and visibility
@@ -722,6 +830,7 @@ class QueueMachine:
             raise PurgeQueueInProgress(
                 f"Only one PurgeQueue operation on {self.name} is allowed every 60 seconds."
             )
+        self._advance(now)  # messages already expired are not purged
         self._last_purge = now
         count = len(self._messages)
         self._purged += count
@@ -749,11 +858,24 @@ class QueueMachine:
         )
 
     def set_settings(self, settings: QueueSettings, *, now: float) -> None:
-        """Replace the queue's attributes. A new delay is not retroactive; a shorter
-        retention period expires old messages at once."""
+        """Replace the queue's attributes.
+
+        A new delay is not retroactive on a standard queue and is on a FIFO queue
+        (for messages still delayed); a shorter retention period expires old
+        messages at once.
+        """
         self._advance(now)
+        old_delay = self.settings.delay_seconds
         self.settings = settings
         self.last_modified_at = now
+        if self.fifo and settings.delay_seconds != old_delay:
+            # FIFO delays are retroactive: messages still delayed wait the new delay.
+            delayed = [e[3] for e in self._delayed if e[2] == e[3].epoch]
+            self._delayed.clear()
+            for message in delayed:
+                message.available_at = message.sent_at + settings.delay_seconds
+                self._push(self._delayed, message, DELAYED)
+            self._advance(now)
 
     def check_invariants(self) -> None:
         """Assert that the counters agree with the records (for tests)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, cast
@@ -21,6 +23,8 @@ from ._message import EMPTY_ATTRIBUTES
 from ._settings import TopicSettings
 
 MAX_PUBLISH_BYTES: Final = 262_144
+DEDUPLICATION_INTERVAL: Final = 300.0
+_SEQUENCE_BASE: Final = 10_000_000_000_000_000_000
 _GROUP_ID = re.compile(r"[!-~]{1,128}")
 _SUBJECT_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -72,12 +76,28 @@ class SubscriptionRecord:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One message SNS hands to one subscribed queue."""
+    """One message SNS hands to one subscribed queue.
+
+    On a FIFO topic it carries the group and deduplication ids; the broker passes
+    them to FIFO queues only (a standard queue does not get a FIFO topic's group id).
+    """
 
     subscription: SubscriptionRecord
     body: str
     message_attributes: Mapping[str, MessageAttributeValue]
     message_group_id: str | None
+    message_deduplication_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """A validated publish."""
+
+    message: str
+    subject: str | None
+    attributes: Mapping[str, MessageAttributeValue]
+    message_group_id: str | None
+    message_deduplication_id: str | None
 
 
 def compile_policy(
@@ -93,7 +113,12 @@ def compile_policy(
 
 
 class TopicMachine:
-    """A standard SNS topic: its subscriptions and what a publish delivers to them."""
+    """An SNS topic, standard or FIFO: its subscriptions and what a publish delivers.
+
+    A FIFO topic requires a group id on every publish, deduplicates for 5 minutes
+    (by the given id, or the SHA-256 of the message with content-based
+    deduplication), numbers its messages, and sends envelopes without signature.
+    """
 
     def __init__(self, name: str, arn: str, settings: TopicSettings, *, region: str) -> None:
         self.name = name
@@ -101,6 +126,9 @@ class TopicMachine:
         self.settings = settings
         self.region = region
         self.subscriptions: dict[str, SubscriptionRecord] = {}
+        self._sequence = 0
+        self._dedup: dict[str, tuple[str, str]] = {}
+        self._dedup_expiry: deque[tuple[float, str]] = deque()
 
     def subscription_for(self, endpoint: str) -> SubscriptionRecord | None:
         """The subscription of the queue with ARN ``endpoint``, if any."""
@@ -117,12 +145,13 @@ class TopicMachine:
         message_attributes: Mapping[str, object] | None,
         message_group_id: object,
         message_deduplication_id: object,
-    ) -> tuple[str, str | None, Mapping[str, MessageAttributeValue], str | None]:
-        """Validate a publish; return the message, subject, attributes and group id.
+    ) -> Publication:
+        """Validate a publish.
 
         Raises:
             InvalidParameter: empty or too long a message, a bad subject, a
-                deduplication id on a standard topic, a bad group id.
+                deduplication id on a standard topic, a missing or bad group id or a
+                missing deduplication id on a FIFO topic.
             ParameterValueInvalid: a bad message attribute.
         """
         if not isinstance(message, str):
@@ -146,11 +175,32 @@ class TopicMachine:
             raise InvalidParameter(
                 "Invalid parameter: Subject (1-99 printable characters, no line breaks)"
             )
-        if message_deduplication_id is not None:
+        fifo = self.settings.fifo_topic
+        if message_deduplication_id is not None and not fifo:
             raise InvalidParameter(
                 "Invalid parameter: MessageDeduplicationId Reason: The request includes "
                 "MessageDeduplicationId parameter that is not valid for this topic type"
             )
+        if fifo:
+            if message_group_id is None:
+                raise InvalidParameter(
+                    "Invalid parameter: The MessageGroupId parameter is required for FIFO topics"
+                )
+            if message_deduplication_id is None:
+                if not self.settings.content_based_deduplication:
+                    raise InvalidParameter(
+                        "Invalid parameter: The topic should either have "
+                        "ContentBasedDeduplication enabled or MessageDeduplicationId provided "
+                        "explicitly"
+                    )
+                message_deduplication_id = hashlib.sha256(message.encode()).hexdigest()
+            elif not isinstance(message_deduplication_id, str) or not _GROUP_ID.fullmatch(
+                message_deduplication_id
+            ):
+                raise InvalidParameter(
+                    "Invalid parameter: MessageDeduplicationId Reason: 1-128 alphanumeric or "
+                    "punctuation characters"
+                )
         if message_group_id is not None and (
             not isinstance(message_group_id, str) or not _GROUP_ID.fullmatch(message_group_id)
         ):
@@ -174,19 +224,52 @@ class TopicMachine:
                 f"Invalid parameter: Message too long ({size} bytes with attributes; "
                 f"at most {MAX_PUBLISH_BYTES})"
             )
-        return message, subject, attributes, message_group_id
+        return Publication(
+            message,
+            subject,
+            attributes,
+            message_group_id,
+            cast(str | None, message_deduplication_id),
+        )
+
+    def deduplicate(self, publication: Publication, now: float) -> tuple[str, str] | None:
+        """The (message id, sequence number) of an earlier publish this one repeats.
+
+        A repeat within 5 minutes is accepted and not delivered again.
+        """
+        key = publication.message_deduplication_id
+        if key is None:
+            return None
+        expiry = self._dedup_expiry
+        while expiry and expiry[0][0] <= now:
+            self._dedup.pop(expiry.popleft()[1], None)
+        return self._dedup.get(key)
+
+    def remember(self, publication: Publication, message_id: str, now: float) -> str | None:
+        """Record a publish for deduplication; return its sequence number (FIFO)."""
+        if not self.settings.fifo_topic:
+            return None
+        self._sequence += 1
+        sequence_number = str(_SEQUENCE_BASE + self._sequence)
+        key = publication.message_deduplication_id
+        if key is not None:
+            self._dedup[key] = (message_id, sequence_number)
+            self._dedup_expiry.append((now + DEDUPLICATION_INTERVAL, key))
+        return sequence_number
 
     def fan_out(
         self,
+        publication: Publication,
         *,
         message_id: str,
-        message: str,
-        subject: str | None,
-        attributes: Mapping[str, MessageAttributeValue],
-        message_group_id: str | None,
+        sequence_number: str | None,
         now: float,
     ) -> list[Delivery]:
         """What one publish delivers: a Delivery per subscription whose policy matches."""
+        message = publication.message
+        attributes = publication.attributes
+        group_id = publication.message_group_id
+        dedup_id = publication.message_deduplication_id
         envelope: Envelope | None = None
         out: list[Delivery] = []
         for record in self.subscriptions.values():
@@ -194,7 +277,7 @@ class TopicMachine:
             if policy is not None and not policy.matches(attributes, message):
                 continue
             if record.raw_message_delivery:
-                out.append(Delivery(record, message, attributes, message_group_id))
+                out.append(Delivery(record, message, attributes, group_id, dedup_id))
                 continue
             if envelope is None:
                 envelope = Envelope(
@@ -202,16 +285,11 @@ class TopicMachine:
                     message_id=message_id,
                     topic_arn=self.arn,
                     message=message,
-                    subject=subject,
+                    subject=publication.subject,
                     timestamp=iso_timestamp(now),
                     attributes=attributes,
+                    sequence_number=sequence_number,
                 )
-            out.append(
-                Delivery(
-                    record,
-                    envelope.for_subscription(record.arn),
-                    EMPTY_ATTRIBUTES,
-                    message_group_id,
-                )
-            )
+            body = envelope.for_subscription(record.arn)
+            out.append(Delivery(record, body, EMPTY_ATTRIBUTES, group_id, dedup_id))
         return out

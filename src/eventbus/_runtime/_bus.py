@@ -114,6 +114,13 @@ class Bus:
         merged: dict[str, Any] = {}
         if base is not None:
             merged = {key: getattr(base, key) for key in QUEUE_INT_ATTRIBUTES}
+            if base.fifo_queue:
+                merged |= {
+                    "fifo_queue": True,
+                    "content_based_deduplication": base.content_based_deduplication,
+                    "deduplication_scope": base.deduplication_scope,
+                    "fifo_throughput_limit": base.fifo_throughput_limit,
+                }
             if base.redrive_policy is not None:
                 merged["redrive_policy"] = RedrivePolicy(
                     dead_letter_queue=base.redrive_policy.dead_letter_target_arn,

@@ -473,7 +473,7 @@ class Topic:
         for machine in outcome.delivered_to:
             bus._notify(machine)
         bus._after()
-        return PublishResult(outcome.message_id)
+        return PublishResult(outcome.message_id, outcome.sequence_number)
 
     async def get_attributes(self) -> dict[str, str]:
         """The topic's attributes under their AWS names."""
