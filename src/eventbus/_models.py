@@ -41,10 +41,10 @@ _QUEUE_AWS_NAMES = {key: aws for key, (aws, *_) in QUEUE_INT_ATTRIBUTES.items()}
 _FIFO_ONLY = ("content_based_deduplication", "deduplication_scope", "fifo_throughput_limit")
 
 
-def _describe(error: ValidationError, aws_names: dict[str, str]) -> tuple[bool, str]:
+def _describe(error: ValidationError, aws_names: dict[str, str], default: str) -> tuple[bool, str]:
     """(is an unknown attribute, message) for the first error of ``error``."""
     first = error.errors()[0]
-    key = str(first["loc"][-1]) if first["loc"] else ""
+    key = str(first["loc"][-1]) if first["loc"] else default
     if first["type"] == "extra_forbidden":
         return True, f"Unknown Attribute {key}."
     if key in QUEUE_INT_ATTRIBUTES:
@@ -65,6 +65,7 @@ class _EdgeModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     _error: ClassVar[type[EventBusError]] = InvalidAttributeValue
     _unknown: ClassVar[type[EventBusError]] = InvalidAttributeName
+    _aws_name: ClassVar[str] = "Attributes"
 
     @model_validator(mode="wrap")
     @classmethod
@@ -72,7 +73,7 @@ class _EdgeModel(BaseModel):
         try:
             result: Self = handler(data)
         except ValidationError as error:
-            unknown, message = _describe(error, _QUEUE_AWS_NAMES)
+            unknown, message = _describe(error, _QUEUE_AWS_NAMES, cls._aws_name)
             raise (cls._unknown if unknown else cls._error)(message) from None
         return result
 
@@ -88,6 +89,7 @@ class RedrivePolicy(_EdgeModel):
 
     _error = InvalidParameterValue
     _unknown = InvalidParameterValue
+    _aws_name = "RedrivePolicy"
 
     dead_letter_queue: str = Field(min_length=1)
     max_receive_count: int = Field(ge=1, le=1000)

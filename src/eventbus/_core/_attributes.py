@@ -140,8 +140,9 @@ def _check_number(name: str, text: str, error: type[EventBusError]) -> None:
             f"Message attribute '{name}' of type 'Number' has the value {text!r}, "
             "which is not a number."
         )
-    digits = number.normalize().as_tuple().digits
-    if len(digits) > 38 or (number != 0 and not (-128 <= number.adjusted() <= 126)):
+    digits = number.as_tuple().digits
+    significant = len(digits) - (len(digits) - len(bytes(digits).rstrip(b"\x00")))
+    if significant > 38 or (number != 0 and not (-128 <= number.adjusted() <= 126)):
         raise error(
             f"Message attribute '{name}' of type 'Number' is out of range: at most 38 "
             "significant digits, magnitude between 10^-128 and 10^+126."

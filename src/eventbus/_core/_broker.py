@@ -142,7 +142,8 @@ class Broker:
                 "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is "
                 "not supported."
             )
-        self._check_redrive(queue.name, settings)
+        if settings.redrive_policy != queue.settings.redrive_policy:
+            self._check_redrive(queue.name, settings)
         queue.set_settings(settings, now=now)
 
     def queue(self, reference: str) -> QueueMachine:

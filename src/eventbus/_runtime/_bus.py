@@ -13,7 +13,7 @@ from .._core._events import MessageDeadLettered
 from .._core._ids import IdSource
 from .._core._queue import QueueMachine
 from .._core._settings import QUEUE_INT_ATTRIBUTES, QueueSettings, RedriveRule
-from .._models import QueueConfig, RedrivePolicy, TopicConfig
+from .._models import QueueConfig, TopicConfig
 from ._clock import Clock, Signal, SystemClock, VirtualClock
 from ._handles import Queue, Topic
 from ._ids import UuidIds
@@ -121,24 +121,21 @@ class Bus:
                     "deduplication_scope": base.deduplication_scope,
                     "fifo_throughput_limit": base.fifo_throughput_limit,
                 }
-            if base.redrive_policy is not None:
-                merged["redrive_policy"] = RedrivePolicy(
-                    dead_letter_queue=base.redrive_policy.dead_letter_target_arn,
-                    max_receive_count=base.redrive_policy.max_receive_count,
-                )
         merged.update(attributes)
         config = QueueConfig(**merged)
-        redrive = None
-        if config.redrive_policy is not None:
-            policy = config.redrive_policy
-            try:
-                target = self._broker.queue(policy.dead_letter_queue)
-            except QueueDoesNotExist:
-                raise InvalidParameterValue(
-                    f"Value {policy.dead_letter_queue!r} for parameter RedrivePolicy is "
-                    "invalid. Reason: Dead letter target does not exist."
-                ) from None
-            redrive = RedriveRule(target.arn, policy.max_receive_count)
+        redrive = base.redrive_policy if base is not None else None
+        if "redrive_policy" in attributes:
+            redrive = None
+            if config.redrive_policy is not None:
+                policy = config.redrive_policy
+                try:
+                    target = self._broker.queue(policy.dead_letter_queue)
+                except QueueDoesNotExist:
+                    raise InvalidParameterValue(
+                        f"Value {policy.dead_letter_queue!r} for parameter RedrivePolicy is "
+                        "invalid. Reason: Dead letter target does not exist."
+                    ) from None
+                redrive = RedriveRule(target.arn, policy.max_receive_count)
         return QueueSettings(
             visibility_timeout=config.visibility_timeout,
             delay_seconds=config.delay_seconds,

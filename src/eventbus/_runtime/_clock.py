@@ -270,7 +270,12 @@ class VirtualClock(Clock):
         """Move time forward to ``deadline`` (epoch seconds), firing due timers.
 
         A deadline in the past leaves the clock where it is.
+
+        Raises:
+            ValueError: ``deadline`` is NaN.
         """
+        if math.isnan(deadline):
+            raise ValueError("deadline must be a number, not NaN")
         await self.wait_settled()
         while True:
             due = self.next_timer()

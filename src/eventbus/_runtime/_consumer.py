@@ -158,7 +158,12 @@ class Consumer:
             raise InvalidParameterValueException(
                 f"Function timeout must be from 1 to 900 seconds, not {function_timeout!r}."
             )
-        visibility = queue._live().settings.visibility_timeout
+        settings = queue._live().settings
+        if settings.fifo_queue and batch_size > 10:
+            raise InvalidParameterValueException(
+                f"BatchSize must be from 1 to 10 for a FIFO queue, not {batch_size}."
+            )
+        visibility = settings.visibility_timeout
         if function_timeout > visibility:
             raise InvalidParameterValueException(
                 f"Queue visibility timeout: {visibility} seconds is less than Function "
@@ -331,20 +336,18 @@ class Consumer:
             self._pollers -= 1
 
     async def _collect(self, batch: list[ReceivedMessage]) -> None:
-        """Receive a batch into ``batch``: up to batch_size, within the window."""
+        """Receive a batch into ``batch``: up to batch_size, within the window and
+        the payload limit (messages that would pass the limit go back at once)."""
         queue = self.queue
         first = await queue.receive(
             max_messages=min(10, self.batch_size), wait_time_seconds=LONG_POLL_SECONDS
         )
-        if not first:
-            return
-        batch.extend(first)
+        payload = self._admit(first, batch, 0)
         window = self.maximum_batching_window
-        if window <= 0:
+        if not batch or window <= 0:
             return
         clock = self.bus.clock
         end = clock.now() + window
-        payload = sum(_record_size(m) for m in batch)
         while len(batch) < self.batch_size and payload < MAX_PAYLOAD_BYTES:
             remaining = end - clock.now()
             if remaining <= 0:
@@ -353,13 +356,23 @@ class Consumer:
                 max_messages=min(10, self.batch_size - len(batch)),
                 wait_time_seconds=min(LONG_POLL_SECONDS, remaining),
             )
-            for message in more:
-                size = _record_size(message)
-                if payload + size > MAX_PAYLOAD_BYTES:
-                    self._release([message])
-                    continue
-                payload += size
-                batch.append(message)
+            payload = self._admit(more, batch, payload)
+
+    def _admit(
+        self, messages: list[ReceivedMessage], batch: list[ReceivedMessage], payload: int
+    ) -> int:
+        """Add ``messages`` to ``batch`` while the payload stays within the limit."""
+        refused = []
+        for message in messages:
+            size = _record_size(message)
+            if batch and payload + size > MAX_PAYLOAD_BYTES:
+                refused.append(message)
+                continue
+            payload += size
+            batch.append(message)
+        if refused:
+            self._release(refused)
+        return payload
 
     def _release(self, messages: list[ReceivedMessage]) -> None:
         """Make messages visible again at once (sync: safe in a cancelled finally)."""
@@ -428,6 +441,8 @@ class Consumer:
                     )
             else:
                 failed = set()
+            if failed and self.queue._machine.fifo:
+                failed = _fail_rest_of_groups(batch, failed)
             self._settle(batch, failed)
             return failed is not _FAILED_ALL
         finally:
@@ -508,6 +523,23 @@ def _record_size(message: ReceivedMessage) -> int:
     for name, value in message.message_attributes.items():
         size += len(name) + value.size()
     return size
+
+
+def _fail_rest_of_groups(batch: list[ReceivedMessage], failed: set[str]) -> set[str]:
+    """On FIFO queues a failure holds back the rest of its group, to keep the order.
+
+    Lambda stops a group at its first failed message: the later messages of the
+    same group in the batch are not deleted either, whatever the response said.
+    """
+    stopped: set[str] = set()
+    out = set(failed)
+    for message in batch:
+        group = message.attributes.get("MessageGroupId", "")
+        if group in stopped:
+            out.add(message.message_id)
+        elif message.message_id in failed:
+            stopped.add(group)
+    return out
 
 
 def _parse_batch_item_failures(response: Any, batch_ids: set[str]) -> set[str] | None:
