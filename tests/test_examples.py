@@ -23,7 +23,7 @@ def load(name: str) -> ModuleType:
 
 def test_every_example_has_a_test() -> None:
     """Each file in examples/ is run by a test below."""
-    tested = {"quickstart", "order_pipeline", "filter_routing"}
+    tested = {"quickstart", "order_pipeline", "filter_routing", "redrive"}
 
     assert tested == {path.stem for path in EXAMPLES.glob("*.py")}
 
@@ -64,3 +64,17 @@ async def test_filter_routing_sends_each_order_where_its_policy_says() -> None:
         "big-orders": ["o-3", "o-4"],
         "audit": ["o-1", "o-2", "o-3", "o-4"],
     } == routed
+
+
+async def test_redrive_example_drains_the_dlq_after_the_fix() -> None:
+    """The buggy handler dead-letters all five orders; the redrive brings them back and
+    the fixed handler processes them, leaving both queues empty."""
+    result = await load("redrive").main()
+
+    assert {
+        "dead_lettered": 5,
+        "moved": 5,
+        "processed": 5,
+        "left_in_dlq": 0,
+        "left_in_orders": 0,
+    } == result

@@ -16,10 +16,12 @@ from ._core._batch import SendBatchResultEntry as SendBatchResultEntry
 from ._core._errors import EventBusError as EventBusError
 from ._core._ids import CountingIds as CountingIds
 from ._core._ids import IdSource as IdSource
+from ._core._message import PeekedMessage as PeekedMessage
 from ._core._message import QueueStatistics as QueueStatistics
 from ._core._message import ReceivedMessage as ReceivedMessage
 from ._core._message import SendResult as SendResult
 from ._models import QueueConfig as QueueConfig
+from ._models import RedriveAllowPolicy as RedriveAllowPolicy
 from ._models import RedrivePolicy as RedrivePolicy
 from ._models import TopicConfig as TopicConfig
 from ._runtime._bus import Bus as Bus
@@ -34,6 +36,8 @@ from ._runtime._handles import Queue as Queue
 from ._runtime._handles import Subscription as Subscription
 from ._runtime._handles import Topic as Topic
 from ._runtime._lambda import LambdaContext as LambdaContext
+from ._runtime._move import MoveTask as MoveTask
+from ._runtime._move import MoveTaskStatus as MoveTaskStatus
 from ._version import __version__ as __version__
 
 __all__ = [
@@ -48,10 +52,14 @@ __all__ = [
     "ConsumerStatistics",
     "LambdaContext",
     "RedrivePolicy",
+    "RedriveAllowPolicy",
     "QueueConfig",
     "TopicConfig",
     "MessageAttributeValue",
     "ReceivedMessage",
+    "PeekedMessage",
+    "MoveTask",
+    "MoveTaskStatus",
     "SendResult",
     "PublishResult",
     "QueueStatistics",

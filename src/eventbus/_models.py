@@ -29,6 +29,9 @@ from ._core._settings import QUEUE_INT_ATTRIBUTES, TopicSettings
 
 _QUEUE_AWS_NAMES = {key: aws for key, (aws, *_) in QUEUE_INT_ATTRIBUTES.items()} | {
     "redrive_policy": "RedrivePolicy",
+    "redrive_allow_policy": "RedriveAllowPolicy",
+    "redrive_permission": "redrivePermission",
+    "source_queues": "sourceQueueArns",
     "fifo_queue": "FifoQueue",
     "content_based_deduplication": "ContentBasedDeduplication",
     "deduplication_scope": "DeduplicationScope",
@@ -95,6 +98,36 @@ class RedrivePolicy(_EdgeModel):
     max_receive_count: int = Field(ge=1, le=1000)
 
 
+class RedriveAllowPolicy(_EdgeModel):
+    """A dead-letter queue's policy on which source queues may use it.
+
+    Args:
+        redrive_permission: ``allowAll`` (the default on AWS), ``denyAll`` or
+            ``byQueue``.
+        source_queues: with ``byQueue``, 1-10 source queues (names, URLs or ARNs);
+            none otherwise.
+    """
+
+    _aws_name = "RedriveAllowPolicy"
+
+    redrive_permission: Literal["allowAll", "denyAll", "byQueue"] = "allowAll"
+    source_queues: tuple[str, ...] = Field((), max_length=10)
+
+    @model_validator(mode="after")
+    def _sources_match_permission(self) -> Self:
+        if self.redrive_permission == "byQueue" and not self.source_queues:
+            raise InvalidAttributeValue(
+                "Invalid value for the parameter RedriveAllowPolicy: byQueue needs 1-10 "
+                "source queues in source_queues."
+            )
+        if self.redrive_permission != "byQueue" and self.source_queues:
+            raise InvalidAttributeValue(
+                "Invalid value for the parameter RedriveAllowPolicy: source_queues are "
+                f"allowed only with byQueue, not with {self.redrive_permission}."
+            )
+        return self
+
+
 class QueueConfig(_EdgeModel):
     """The attributes of a queue, as ``Bus.create_queue`` keywords (snake_case AWS names)."""
 
@@ -104,6 +137,7 @@ class QueueConfig(_EdgeModel):
     maximum_message_size: int = Field(1_048_576, ge=1_024, le=1_048_576)
     receive_message_wait_time_seconds: int = Field(0, ge=0, le=20)
     redrive_policy: RedrivePolicy | None = None
+    redrive_allow_policy: RedriveAllowPolicy | None = None
     fifo_queue: bool = False
     content_based_deduplication: bool = False
     deduplication_scope: Literal["queue", "messageGroup"] = "queue"

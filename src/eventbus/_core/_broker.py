@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ._attributes import MessageAttributeValue
 from ._errors import (
     EventBusError,
     InvalidParameter,
@@ -19,10 +20,18 @@ from ._errors import (
     QueueAlreadyExists,
     QueueDeletedRecently,
     QueueDoesNotExist,
+    ResourceNotFoundException,
 )
-from ._events import DeliveryFailed, Event
+from ._events import DeliveryDeadLettered, DeliveryFailed, Event
 from ._ids import IdSource
 from ._message import ReceivedMessage
+from ._move import (
+    MoveTaskRecord,
+    check_rate,
+    make_task_handle,
+    parse_task_handle,
+    task_not_found,
+)
 from ._names import (
     check_queue_name,
     check_topic_name,
@@ -33,7 +42,7 @@ from ._names import (
 )
 from ._queue import QueueMachine
 from ._settings import QUEUE_INT_ATTRIBUTES, QueueSettings, TopicSettings
-from ._topic import SubscriptionRecord, TopicMachine, compile_policy
+from ._topic import Delivery, SubscriptionRecord, TopicMachine, compile_policy
 
 QUEUE_RECREATE_DELAY = 60.0
 
@@ -72,6 +81,7 @@ class Broker:
         self._queues: dict[str, QueueMachine] = {}
         self._deleted_at: dict[str, float] = {}
         self._topics: dict[str, TopicMachine] = {}
+        self._move_tasks: dict[str, list[MoveTaskRecord]] = {}
 
     # ------------------------------------------------------------------ queues
 
@@ -127,6 +137,13 @@ class Broker:
                 f"Value {policy.to_json()} for parameter RedrivePolicy is invalid. "
                 "Reason: Dead letter target does not exist."
             )
+        allow = target.settings.redrive_allow_policy
+        if allow is not None and not allow.allows(queue_arn(self.region, name)):
+            raise InvalidParameterValue(
+                f"Value {policy.to_json()} for parameter RedrivePolicy is invalid. Reason: "
+                f"the RedriveAllowPolicy of {target.arn} does not allow this queue to use it "
+                "as a dead-letter queue."
+            )
         if target.settings.fifo_queue != settings.fifo_queue:
             raise InvalidParameterValue(
                 f"Value {policy.to_json()} for parameter RedrivePolicy is invalid. Reason: "
@@ -171,6 +188,11 @@ class Broker:
         """Every queue whose name starts with ``prefix``, by name."""
         return [q for name, q in sorted(self._queues.items()) if name.startswith(prefix)]
 
+    def queue_by_arn(self, arn: str) -> QueueMachine | None:
+        """The queue with this ARN, if it exists."""
+        queue = self._queues.get(queue_name_from(arn))
+        return queue if queue is not None and queue.arn == arn else None
+
     def dead_letter_queue_of(self, queue: QueueMachine) -> QueueMachine | None:
         """The queue's dead-letter queue, if it has a redrive policy and the DLQ exists."""
         policy = queue.settings.redrive_policy
@@ -201,6 +223,167 @@ class Broker:
         """The earliest moment any queue changes by itself (for idle detection)."""
         deadlines = [d for q in self._queues.values() if (d := q.next_deadline()) is not None]
         return min(deadlines) if deadlines else None
+
+    # -------------------------------------------------------------- move tasks
+
+    def start_move_task(
+        self,
+        source: QueueMachine,
+        *,
+        now: float,
+        destination_arn: str | None = None,
+        max_number_of_messages_per_second: int | None = None,
+    ) -> MoveTaskRecord:
+        """Start moving the messages of dead-letter queue ``source`` back.
+
+        Raises:
+            InvalidParameterValue: ``source`` is no queue's dead-letter queue, a task
+                is already running for it, the rate is outside 1-500, or the
+                destination is of the other type.
+            ResourceNotFoundException: the destination does not exist.
+        """
+        rate = check_rate(max_number_of_messages_per_second)
+        is_dlq = any(
+            q.settings.redrive_policy is not None
+            and q.settings.redrive_policy.dead_letter_target_arn == source.arn
+            for q in self._queues.values()
+        )
+        if not is_dlq:
+            raise InvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
+        if destination_arn is not None:
+            destination = self.queue_by_arn(destination_arn)
+            if destination is None:
+                raise ResourceNotFoundException(
+                    "The resource that you specified for the DestinationArn parameter "
+                    "doesn't exist."
+                )
+            if destination.fifo != source.fifo:
+                raise InvalidParameterValue(
+                    "The destination queue must be of the same type (standard or FIFO) as "
+                    "the source queue."
+                )
+        tasks = self._move_tasks.setdefault(source.arn, [])
+        if tasks and tasks[0].running:
+            raise InvalidParameterValue(
+                "There is already a task running. Only one active task is allowed for a "
+                "source queue arn at a given time."
+            )
+        record = MoveTaskRecord(
+            task_handle=make_task_handle(self.ids.message_id(), source.arn),
+            source_arn=source.arn,
+            destination_arn=destination_arn,
+            max_number_of_messages_per_second=rate,
+            started_at=now,
+            approximate_number_of_messages_to_move=source.counts(now=now).visible,
+        )
+        tasks.insert(0, record)
+        if record.approximate_number_of_messages_to_move == 0:
+            record.finish("COMPLETED")
+        return record
+
+    def move_messages(self, task: MoveTaskRecord, *, now: float, limit: int) -> list[QueueMachine]:
+        """Move up to ``limit`` messages of a running task; return the queues that got some.
+
+        Each message is received from the dead-letter queue, sent to its destination
+        as a new message and deleted. A destination that does not exist (any more),
+        or refuses the message, fails the task; the message stays where it was.
+        """
+        touched: list[QueueMachine] = []
+        source = self.queue_by_arn(task.source_arn)
+        if source is None:
+            task.finish("FAILED", "AWS.SimpleQueueService.NonExistentQueue")
+            return touched
+        moved = 0
+        while task.running and moved < limit:
+            left = task.remaining
+            if left <= 0:
+                break
+            batch = source.receive(now=now, max_messages=min(10, limit - moved, left))
+            if not batch:
+                break
+            for index, message in enumerate(batch):
+                target = task.destination_arn or message.attributes.get("DeadLetterQueueSourceArn")
+                destination = self.queue_by_arn(target) if target else None
+                try:
+                    if destination is None:
+                        raise QueueDoesNotExist("The destination queue does not exist.")
+                    destination.send(
+                        message.body,
+                        now=now,
+                        message_attributes=message.message_attributes,
+                        message_group_id=message.attributes.get("MessageGroupId"),
+                        message_deduplication_id=(
+                            message.attributes.get("MessageDeduplicationId")
+                            if destination.fifo
+                            else None
+                        ),
+                    )
+                except EventBusError as error:
+                    reason = (
+                        "AWS.SimpleQueueService.NonExistentQueue"
+                        if isinstance(error, QueueDoesNotExist)
+                        else error.code
+                    )
+                    task.finish("FAILED", reason)
+                    for left_over in batch[index:]:
+                        source.change_visibility(left_over.receipt_handle, 0, now=now)
+                    touched.append(source)
+                    return touched
+                source.delete(message.receipt_handle, now=now)
+                task.approximate_number_of_messages_moved += 1
+                moved += 1
+                if destination not in touched:
+                    touched.append(destination)
+        if task.running and (task.remaining <= 0 or source.counts(now=now).visible == 0):
+            task.finish("COMPLETED")
+        return touched
+
+    def list_move_tasks(
+        self, source: QueueMachine, *, max_results: int = 1
+    ) -> list[MoveTaskRecord]:
+        """The most recent move tasks of ``source``, newest first.
+
+        Raises:
+            InvalidParameterValue: ``max_results`` outside 1-10.
+        """
+        if (
+            not isinstance(max_results, int)
+            or isinstance(max_results, bool)
+            or not 1 <= max_results <= 10
+        ):
+            raise InvalidParameterValue(
+                f"Value {max_results} for parameter MaxResults is invalid. Reason: Must be "
+                "between 1 and 10."
+            )
+        return self._move_tasks.get(source.arn, [])[:max_results]
+
+    def move_task(self, task_handle: str) -> MoveTaskRecord:
+        """The task a handle names.
+
+        Raises:
+            InvalidParameterValue: a malformed handle.
+            ResourceNotFoundException: no such task.
+        """
+        source_arn = parse_task_handle(task_handle)
+        for task in self._move_tasks.get(source_arn, []):
+            if task.task_handle == task_handle:
+                return task
+        raise task_not_found()
+
+    def cancel_move_task(self, task_handle: str) -> MoveTaskRecord:
+        """Cancel a running task; the messages it moved stay moved.
+
+        Raises:
+            InvalidParameterValue: a malformed handle, or the task is not running.
+            ResourceNotFoundException: no such task.
+        """
+        task = self.move_task(task_handle)
+        if not task.running:
+            raise InvalidParameterValue(
+                f"Only a RUNNING task can be cancelled; this one is {task.status}."
+            )
+        task.finish("CANCELLED")
+        return task
 
     # ------------------------------------------------------------------ topics
 
@@ -250,12 +433,14 @@ class Broker:
         raw_message_delivery: bool = False,
         filter_policy: Mapping[str, Any] | str | None = None,
         filter_policy_scope: str = "MessageAttributes",
+        dead_letter_queue: QueueMachine | None = None,
     ) -> SubscriptionRecord:
         """Subscribe ``queue`` to ``topic`` (again with the same settings: the same one).
 
         Raises:
             InvalidParameter: a FIFO queue on a standard topic, a bad setting or filter
-                policy, or the queue is subscribed already with other settings.
+                policy, a dead-letter queue of the wrong type, or the queue is
+                subscribed already with other settings.
         """
         if queue.settings.fifo_queue and not topic.settings.fifo_topic:
             raise InvalidParameter(
@@ -274,9 +459,14 @@ class Broker:
                 "Invalid parameter: Attributes Reason: "
                 + error.message.removeprefix("Invalid parameter: ")
             ) from None
+        self._check_subscription_dlq(topic, dead_letter_queue)
+        dlq_arn = None if dead_letter_queue is None else dead_letter_queue.arn
         existing = topic.subscription_for(queue.arn)
         if existing is not None:
-            if existing.same_settings(raw_message_delivery, policy, scope):
+            if (
+                existing.same_settings(raw_message_delivery, policy, scope)
+                and existing.dead_letter_target_arn == dlq_arn
+            ):
                 return existing
             raise InvalidParameter(
                 "Invalid parameter: Attributes Reason: Subscription already exists with "
@@ -289,6 +479,7 @@ class Broker:
             raw_message_delivery=raw_message_delivery,
             filter_policy=policy,
             filter_policy_scope=scope,
+            dead_letter_target_arn=dlq_arn,
         )
         topic.subscriptions[record.arn] = record
         return record
@@ -368,12 +559,85 @@ class Broker:
                     ),
                 )
             except EventBusError as error:
-                self.events.append(
-                    DeliveryFailed(topic.name, record.arn, message_id, error.code, error.message)
-                )
+                dlq = self._dead_letter_delivery(topic, delivery, message_id, error, now)
+                if dlq is not None:
+                    delivered.append(dlq)
                 continue
             delivered.append(queue)
         return PublishOutcome(message_id, delivered, sequence_number)
+
+    def _dead_letter_delivery(
+        self,
+        topic: TopicMachine,
+        delivery: Delivery,
+        message_id: str,
+        error: EventBusError,
+        now: float,
+    ) -> QueueMachine | None:
+        """Put a delivery the endpoint refused into the subscription's DLQ, if it has one.
+
+        The DLQ gets what would have been delivered (the envelope, or the raw message
+        and its attributes), plus the attributes ``ErrorCode``, ``ErrorMessage`` and
+        ``RequestID`` while there is room for them within SQS's 10 (their exact
+        values on AWS are UNCONFIRMED; ours are the SQS error code and message).
+        Without a DLQ, or if the DLQ refuses it too, the message is dropped with a
+        ``DeliveryFailed`` event, as SNS discards it.
+        """
+        record = delivery.subscription
+        dlq_arn = record.dead_letter_target_arn
+        dlq = self.queue_by_arn(dlq_arn) if dlq_arn is not None else None
+        if dlq is not None:
+            attributes = dict(delivery.message_attributes)
+            extra = {
+                "ErrorCode": MessageAttributeValue("String", string_value=error.code),
+                "ErrorMessage": MessageAttributeValue("String", string_value=error.message),
+                "RequestID": MessageAttributeValue("String", string_value=message_id),
+            }
+            if len(attributes) + len(extra) <= 10:
+                attributes |= extra
+            try:
+                dlq.send(
+                    delivery.body,
+                    now=now,
+                    message_attributes=attributes,
+                    message_group_id=delivery.message_group_id if dlq.fifo else None,
+                    message_deduplication_id=(
+                        delivery.message_deduplication_id if dlq.fifo else None
+                    ),
+                )
+            except EventBusError:
+                pass
+            else:
+                self.events.append(
+                    DeliveryDeadLettered(
+                        topic.name, record.arn, message_id, error.code, error.message, dlq.name
+                    )
+                )
+                return dlq
+        self.events.append(
+            DeliveryFailed(topic.name, record.arn, message_id, error.code, error.message)
+        )
+        return None
+
+    def set_subscription_dead_letter_queue(
+        self, topic: TopicMachine, record: SubscriptionRecord, dlq: QueueMachine | None
+    ) -> None:
+        """Set (or with None remove) a subscription's dead-letter queue."""
+        self._check_subscription_dlq(topic, dlq)
+        record.dead_letter_target_arn = None if dlq is None else dlq.arn
+
+    @staticmethod
+    def _check_subscription_dlq(topic: TopicMachine, dlq: QueueMachine | None) -> None:
+        """Raise InvalidParameter unless the DLQ's type matches the topic's.
+
+        A FIFO topic's subscriptions need a FIFO DLQ, a standard topic's a standard one.
+        """
+        if dlq is not None and dlq.fifo != topic.settings.fifo_topic:
+            kind = "a FIFO" if topic.settings.fifo_topic else "a standard"
+            raise InvalidParameter(
+                f"Invalid parameter: RedrivePolicy: must use {kind} queue as DLQ for a "
+                f"subscription to {kind} topic."
+            )
 
 
 def _first_difference(old: QueueSettings, new: QueueSettings) -> str | None:

@@ -68,6 +68,18 @@ class DeliveryFailed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryDeadLettered:
+    """SNS could not deliver a message and put it in the subscription's DLQ."""
+
+    topic: str
+    subscription: str
+    message_id: str
+    code: str
+    reason: str
+    dead_letter_queue: str
+
+
 Event = (
     MessageSent
     | MessageReceived
@@ -76,4 +88,5 @@ Event = (
     | MessageExpired
     | QueuePurged
     | DeliveryFailed
+    | DeliveryDeadLettered
 )

@@ -81,6 +81,31 @@ class ReceivedMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class PeekedMessage:
+    """A message seen by ``peek``: as it is in the queue, nothing about it changed.
+
+    Attributes:
+        message_id: the SQS message id.
+        body: the message body.
+        md5_of_body: hex MD5 of the UTF-8 body.
+        message_attributes: the user's attributes.
+        md5_of_message_attributes: AWS's MD5 of the attributes, None without any.
+        attributes: the system attributes a receive would show now, as strings.
+        receive_count: how many times it was received so far.
+        state: ``visible``, ``in_flight`` or ``delayed``.
+    """
+
+    message_id: str
+    body: str
+    md5_of_body: str
+    message_attributes: Mapping[str, MessageAttributeValue]
+    md5_of_message_attributes: str | None
+    attributes: Mapping[str, str]
+    receive_count: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class SendResult:
     """What a send returns: the new message's id and digests."""
 

@@ -31,6 +31,7 @@ import heapq
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Final
 
 from ._attributes import (
@@ -73,6 +74,7 @@ from ._ids import IdSource
 from ._message import (
     EMPTY_ATTRIBUTES,
     MessageState,
+    PeekedMessage,
     QueueStatistics,
     ReceivedMessage,
     SendResult,
@@ -619,17 +621,49 @@ class QueueMachine:
                 break
         return out
 
-    def _delivery(self, message: StoredMessage) -> ReceivedMessage:
-        count = message.receive_count
+    @staticmethod
+    def _system_attributes(message: StoredMessage) -> dict[str, str]:
         first = message.first_received_at
         attributes = {
             "SenderId": LOCAL_SENDER_ID,
             "SentTimestamp": str(int(message.sent_at * 1000)),
-            "ApproximateReceiveCount": str(count),
+            "ApproximateReceiveCount": str(message.receive_count),
             "ApproximateFirstReceiveTimestamp": str(int((first or 0.0) * 1000)),
         }
         if message.system_attributes:
             attributes.update(message.system_attributes)
+        return attributes
+
+    def peek(self, *, now: float, max_messages: int = 10) -> list[PeekedMessage]:
+        """Up to ``max_messages`` messages in arrival order, changing nothing.
+
+        For inspection tools and tests: no receive is counted, no visibility
+        changes, and in-flight and delayed messages are shown too. Its cost is the
+        number of messages returned.
+
+        Raises:
+            InvalidParameterValue: ``max_messages`` is not a positive integer.
+        """
+        if not isinstance(max_messages, int) or isinstance(max_messages, bool) or max_messages < 1:
+            raise invalid_value("MaxNumberOfMessages", max_messages, "Must be at least 1.")
+        self._advance(now)
+        return [
+            PeekedMessage(
+                message_id=message.message_id,
+                body=message.body,
+                md5_of_body=message.md5_of_body,
+                message_attributes=message.message_attributes,
+                md5_of_message_attributes=message.md5_of_message_attributes,
+                attributes=self._system_attributes(message),
+                receive_count=message.receive_count,
+                state=message.state.value,
+            )
+            for message in islice(self._messages.values(), max_messages)
+        ]
+
+    def _delivery(self, message: StoredMessage) -> ReceivedMessage:
+        count = message.receive_count
+        attributes = self._system_attributes(message)
         if self.trace:
             self._events.append(MessageReceived(self.name, message.message_id, count))
         return ReceivedMessage(
@@ -687,14 +721,15 @@ class QueueMachine:
 
     def _parse_handle(self, handle: object) -> tuple[str, int]:
         """The message id and receive number a handle names; raise if it is not ours."""
-        try:
-            assert isinstance(handle, str)
-            uid, message_id, count, _ = (
-                base64.urlsafe_b64decode(handle.encode("ascii")).decode().split("/")
-            )
-            number = int(count)
-        except (AssertionError, ValueError, UnicodeError, binascii.Error):
-            uid, message_id, number = "", "", 0
+        uid, message_id, number = "", "", 0
+        if isinstance(handle, str):
+            try:
+                uid, message_id, count, _ = (
+                    base64.urlsafe_b64decode(handle.encode("ascii")).decode().split("/")
+                )
+                number = int(count)
+            except (ValueError, UnicodeError, binascii.Error):
+                uid = ""
         if uid != self._uid:
             raise ReceiptHandleIsInvalid(
                 f'The input receipt handle "{handle}" is not a valid receipt handle.'

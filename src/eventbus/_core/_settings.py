@@ -39,6 +39,27 @@ class RedriveRule:
 
 
 @dataclass(frozen=True, slots=True)
+class RedriveAllowRule:
+    """A dead-letter queue's ``RedriveAllowPolicy``: which queues may use it."""
+
+    redrive_permission: Literal["allowAll", "denyAll", "byQueue"] = "allowAll"
+    source_queue_arns: tuple[str, ...] = ()
+
+    def allows(self, source_arn: str) -> bool:
+        """True if the queue with ARN ``source_arn`` may name this one as its DLQ."""
+        if self.redrive_permission == "byQueue":
+            return source_arn in self.source_queue_arns
+        return self.redrive_permission == "allowAll"
+
+    def to_json(self) -> str:
+        """The policy as the JSON text AWS stores in ``RedriveAllowPolicy``."""
+        policy: dict[str, object] = {"redrivePermission": self.redrive_permission}
+        if self.redrive_permission == "byQueue":
+            policy["sourceQueueArns"] = list(self.source_queue_arns)
+        return json.dumps(policy, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
 class QueueSettings:
     """The settable attributes of a queue, validated, in snake_case."""
 
@@ -48,6 +69,7 @@ class QueueSettings:
     maximum_message_size: int = 1_048_576
     receive_message_wait_time_seconds: int = 0
     redrive_policy: RedriveRule | None = None
+    redrive_allow_policy: RedriveAllowRule | None = None
     fifo_queue: bool = False
     content_based_deduplication: bool = False
     deduplication_scope: Literal["queue", "messageGroup"] = "queue"
@@ -58,6 +80,8 @@ class QueueSettings:
         out = {aws: str(getattr(self, key)) for key, (aws, *_) in QUEUE_INT_ATTRIBUTES.items()}
         if self.redrive_policy is not None:
             out["RedrivePolicy"] = self.redrive_policy.to_json()
+        if self.redrive_allow_policy is not None:
+            out["RedriveAllowPolicy"] = self.redrive_allow_policy.to_json()
         if self.fifo_queue:
             out["FifoQueue"] = "true"
             out["ContentBasedDeduplication"] = str(self.content_based_deduplication).lower()

@@ -40,6 +40,8 @@ class SubscriptionRecord:
     raw_message_delivery: bool
     filter_policy: FilterPolicy | None
     filter_policy_scope: FilterPolicyScope
+    dead_letter_target_arn: str | None = None
+    """The subscription's dead-letter queue (its ``RedrivePolicy``), if any."""
 
     def same_settings(
         self,
@@ -71,6 +73,8 @@ class SubscriptionRecord:
         }
         if self.filter_policy is not None:
             out["FilterPolicy"] = json.dumps(self.filter_policy.source)
+        if self.dead_letter_target_arn is not None:
+            out["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": self.dead_letter_target_arn})
         return out
 
 

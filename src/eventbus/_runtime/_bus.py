@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
+
+import anyio
+import anyio.abc
 
 from .._core._broker import Broker
 from .._core._errors import EventBusError, InvalidParameterValue, QueueDoesNotExist
 from .._core._events import MessageDeadLettered
 from .._core._ids import IdSource
+from .._core._names import queue_arn, queue_name_from
 from .._core._queue import QueueMachine
-from .._core._settings import QUEUE_INT_ATTRIBUTES, QueueSettings, RedriveRule
+from .._core._settings import QUEUE_INT_ATTRIBUTES, QueueSettings, RedriveAllowRule, RedriveRule
 from .._models import QueueConfig, TopicConfig
 from ._clock import Clock, Signal, SystemClock, VirtualClock
 from ._handles import Queue, Topic
@@ -21,6 +26,7 @@ from ._log import log_event
 
 if TYPE_CHECKING:
     from ._consumer import Consumer
+    from ._move import MoveTask
 
 Handler = Callable[[dict[str, Any], Any], "Awaitable[Any] | Any"]
 
@@ -63,8 +69,13 @@ class Bus:
         self._signals: dict[QueueMachine, Signal] = {}
         self._any_change = Signal()
         self._consumers: set[Consumer] = set()
+        self._move_tasks: dict[str, MoveTask] = {}
+        self._stack: AsyncExitStack | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
 
     async def __aenter__(self) -> Self:
+        self._stack = AsyncExitStack()
+        self._task_group = await self._stack.enter_async_context(anyio.create_task_group())
         return self
 
     async def __aexit__(
@@ -73,7 +84,31 @@ class Bus:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        return None
+        """Close the bus: running message move tasks are cancelled."""
+        stack, group = self._stack, self._task_group
+        self._stack = self._task_group = None
+        if stack is None or group is None:
+            return
+        group.cancel_scope.cancel()
+        await stack.__aexit__(exc_type, exc, tb)
+
+    def _start_move_task(self, task: MoveTask) -> None:
+        if self._task_group is None:
+            raise RuntimeError(
+                "message move tasks run in the bus's background: use it as `async with Bus()`"
+            )
+        self._move_tasks[task.task_handle] = task
+        self.clock.spawn(self._task_group, task._run)
+
+    async def cancel_message_move_task(self, task_handle: str) -> int:
+        """Cancel a running message move task; returns how many messages it moved.
+
+        Raises:
+            EventBusError: ``InvalidParameterValue`` (a malformed handle, or the task
+                is not running), ``ResourceNotFoundException`` (no such task).
+        """
+        record = self._broker.cancel_move_task(task_handle)
+        return record.approximate_number_of_messages_moved
 
     # ------------------------------------------------------------- bookkeeping
 
@@ -136,6 +171,15 @@ class Bus:
                         "invalid. Reason: Dead letter target does not exist."
                     ) from None
                 redrive = RedriveRule(target.arn, policy.max_receive_count)
+        allow = base.redrive_allow_policy if base is not None else None
+        if "redrive_allow_policy" in attributes:
+            allow = None
+            if config.redrive_allow_policy is not None:
+                given = config.redrive_allow_policy
+                allow = RedriveAllowRule(
+                    given.redrive_permission,
+                    tuple(self._queue_arn(source) for source in given.source_queues),
+                )
         return QueueSettings(
             visibility_timeout=config.visibility_timeout,
             delay_seconds=config.delay_seconds,
@@ -143,11 +187,18 @@ class Bus:
             maximum_message_size=config.maximum_message_size,
             receive_message_wait_time_seconds=config.receive_message_wait_time_seconds,
             redrive_policy=redrive,
+            redrive_allow_policy=allow,
             fifo_queue=config.fifo_queue,
             content_based_deduplication=config.content_based_deduplication,
             deduplication_scope=config.deduplication_scope,
             fifo_throughput_limit=config.fifo_throughput_limit,
         )
+
+    def _queue_arn(self, reference: str) -> str:
+        """The ARN a queue name, URL or ARN stands for (the queue need not exist)."""
+        if reference.startswith("arn:"):
+            return reference
+        return queue_arn(self.region, queue_name_from(reference))
 
     # ------------------------------------------------------------------ queues
 

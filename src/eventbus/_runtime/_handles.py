@@ -18,10 +18,11 @@ from .._core._batch import (
     SendBatchResultEntry,
 )
 from .._core._errors import InvalidParameter, QueueDoesNotExist
-from .._core._message import QueueStatistics, ReceivedMessage, SendResult
+from .._core._message import PeekedMessage, QueueStatistics, ReceivedMessage, SendResult
 from .._core._names import queue_url
 from .._core._queue import QueueMachine, invalid_value
 from .._core._topic import SubscriptionRecord, TopicMachine, compile_policy
+from ._move import MoveTask, MoveTaskStatus
 
 if TYPE_CHECKING:
     from ._bus import Bus
@@ -280,6 +281,57 @@ class Queue:
         """Delete this queue and every message in it."""
         await self._bus.delete_queue(self)
 
+    async def peek(self, *, max_messages: int = 10) -> list[PeekedMessage]:
+        """Look at up to ``max_messages`` messages in arrival order, changing nothing.
+
+        Not an SQS call: for inspection tools and tests. No receive is counted and no
+        visibility changes; in-flight and delayed messages are shown too.
+        """
+        messages = self._live().peek(now=self._bus.clock.now(), max_messages=max_messages)
+        self._bus._after()
+        return messages
+
+    async def start_message_move_task(
+        self,
+        *,
+        destination: Queue | str | None = None,
+        max_number_of_messages_per_second: int | None = None,
+    ) -> MoveTask:
+        """Move this dead-letter queue's messages back (``StartMessageMoveTask``).
+
+        Each message goes back to the queue it was dead-lettered from, or to
+        ``destination``, as a new message (new id, receive count from zero). The
+        task runs in the background of the bus (which must be used as
+        ``async with``), at most ``max_number_of_messages_per_second`` (1-500) on the
+        bus clock, or as fast as it can.
+
+        Raises:
+            EventBusError: ``InvalidParameterValue`` (this queue is no queue's DLQ, a
+                task is running already, a rate outside 1-500, a destination of the
+                other type), ``ResourceNotFoundException`` (no such destination).
+        """
+        bus = self._bus
+        destination_arn = None
+        if destination is not None:
+            destination_arn = (
+                destination.arn if isinstance(destination, Queue) else bus._queue_arn(destination)
+            )
+        record = bus._broker.start_move_task(
+            self._live(),
+            now=bus.clock.now(),
+            destination_arn=destination_arn,
+            max_number_of_messages_per_second=max_number_of_messages_per_second,
+        )
+        task = MoveTask(bus, record)
+        if record.running:
+            bus._start_move_task(task)
+        return task
+
+    async def list_message_move_tasks(self, *, max_results: int = 1) -> list[MoveTaskStatus]:
+        """The most recent move tasks of this queue (1-10), newest first."""
+        records = self._bus._broker.list_move_tasks(self._live(), max_results=max_results)
+        return [MoveTaskStatus.of(record) for record in records]
+
 
 class Subscription:
     """A handle on a topic's subscription of a queue.
@@ -366,6 +418,23 @@ class Subscription:
             )
         self._record.raw_message_delivery = raw_message_delivery
 
+    @property
+    def dead_letter_queue_arn(self) -> str | None:
+        """The ARN of the subscription's dead-letter queue (its ``RedrivePolicy``)."""
+        return self._record.dead_letter_target_arn
+
+    async def set_dead_letter_queue(self, queue: Queue | str | None) -> None:
+        """Send deliveries the queue refuses to ``queue`` (None: drop them, the default).
+
+        Raises:
+            EventBusError: ``InvalidParameter`` (a DLQ of the other type than the
+                topic), ``QueueDoesNotExist``.
+        """
+        broker = self._bus._broker
+        topic, record = broker.subscription(self.arn)
+        dlq = _queue_machine(self._bus, queue) if queue is not None else None
+        broker.set_subscription_dead_letter_queue(topic, record, dlq)
+
     async def unsubscribe(self) -> None:
         """Remove the subscription (again: no error)."""
         self._bus._broker.unsubscribe(self.arn)
@@ -406,6 +475,7 @@ class Topic:
         raw_message_delivery: bool = False,
         filter_policy: Mapping[str, Any] | str | None = None,
         filter_policy_scope: str = "MessageAttributes",
+        dead_letter_queue: Queue | str | None = None,
     ) -> Subscription:
         """Subscribe a queue (a handle, or its ARN); again with the same settings
         returns the same subscription.
@@ -430,6 +500,9 @@ class Topic:
             raw_message_delivery=raw_message_delivery,
             filter_policy=filter_policy,
             filter_policy_scope=filter_policy_scope,
+            dead_letter_queue=(
+                None if dead_letter_queue is None else _queue_machine(self._bus, dead_letter_queue)
+            ),
         )
         return Subscription(self._bus, record)
 
@@ -490,3 +563,10 @@ class Topic:
     async def delete(self) -> None:
         """Delete this topic and its subscriptions."""
         self._bus._broker.delete_topic(self.name)
+
+
+def _queue_machine(bus: Bus, queue: Queue | str) -> QueueMachine:
+    """The live queue a handle, name, URL or ARN stands for."""
+    if isinstance(queue, Queue):
+        return queue._live()
+    return bus._broker.queue(queue)

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from .._core._events import (
+    DeliveryDeadLettered,
     DeliveryFailed,
     Event,
     MessageDeadLettered,
@@ -48,6 +49,16 @@ def log_event(event: Event) -> None:
                 message_id=event.message_id,
                 code=event.code,
                 reason=event.reason,
+            )
+        case DeliveryDeadLettered():
+            logger.warning(
+                "delivery.dead_lettered",
+                topic=event.topic,
+                subscription=event.subscription,
+                message_id=event.message_id,
+                code=event.code,
+                reason=event.reason,
+                dead_letter_queue=event.dead_letter_queue,
             )
         case QueuePurged():
             logger.info("queue.purged", queue=event.queue, count=event.count)

@@ -1,0 +1,134 @@
+"""Message move tasks in the runtime: run them at their rate on the bus clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio.lowlevel
+
+from .._core._move import MoveTaskRecord
+from ._clock import Signal
+from ._log import logger
+
+if TYPE_CHECKING:
+    from ._bus import Bus
+
+STEP = 10
+"""Messages moved per step (a receive of 10, as SQS's redrive does)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MoveTaskStatus:
+    """A move task as ``ListMessageMoveTasks`` describes it.
+
+    Attributes:
+        task_handle: the handle (None once the task is no longer running, as on AWS).
+        status: ``RUNNING``, ``COMPLETED``, ``CANCELLED`` or ``FAILED``.
+        source_arn: the dead-letter queue the task moves from.
+        destination_arn: where it moves to; None for each message's source queue.
+        max_number_of_messages_per_second: the rate limit, None for none.
+        approximate_number_of_messages_moved: moved so far.
+        approximate_number_of_messages_to_move: visible in the source at the start.
+        failure_reason: why a FAILED task failed.
+        started_timestamp: when it started, epoch milliseconds.
+    """
+
+    task_handle: str | None
+    status: str
+    source_arn: str
+    destination_arn: str | None
+    max_number_of_messages_per_second: int | None
+    approximate_number_of_messages_moved: int
+    approximate_number_of_messages_to_move: int
+    failure_reason: str | None
+    started_timestamp: int
+
+    @classmethod
+    def of(cls, record: MoveTaskRecord) -> MoveTaskStatus:
+        """A snapshot of a task record."""
+        return cls(
+            task_handle=record.task_handle if record.running else None,
+            status=record.status,
+            source_arn=record.source_arn,
+            destination_arn=record.destination_arn,
+            max_number_of_messages_per_second=record.max_number_of_messages_per_second,
+            approximate_number_of_messages_moved=record.approximate_number_of_messages_moved,
+            approximate_number_of_messages_to_move=record.approximate_number_of_messages_to_move,
+            failure_reason=record.failure_reason,
+            started_timestamp=int(record.started_at * 1000),
+        )
+
+
+class MoveTask:
+    """A handle on a running (or finished) message move task.
+
+    Attributes:
+        task_handle: the task's handle, for ``Bus.cancel_message_move_task``.
+    """
+
+    __slots__ = ("_bus", "_done", "_record", "task_handle")
+
+    def __init__(self, bus: Bus, record: MoveTaskRecord) -> None:
+        self._bus = bus
+        self._record = record
+        self._done = Signal()
+        self.task_handle = record.task_handle
+
+    def __repr__(self) -> str:
+        return f"<MoveTask {self._record.status} {self._record.source_arn}>"
+
+    def status(self) -> MoveTaskStatus:
+        """The task's progress now."""
+        return MoveTaskStatus.of(self._record)
+
+    async def cancel(self) -> int:
+        """Stop the task; messages moved so far stay moved. Returns how many moved.
+
+        Raises:
+            EventBusError: ``InvalidParameterValue`` if the task is not running.
+        """
+        return await self._bus.cancel_message_move_task(self.task_handle)
+
+    async def wait(self) -> MoveTaskStatus:
+        """Wait until the task has finished (completed, cancelled or failed).
+
+        A rate-limited task waits on the bus clock: with a VirtualClock, time must
+        be advanced (``clock.advance`` or ``bus.run_until_idle``) for it to finish.
+        """
+        while self._record.running:
+            await self._bus.clock.wait(self._done)
+        return self.status()
+
+    async def _run(self) -> None:
+        """Move messages until the task ends, pacing to its rate on the bus clock."""
+        bus = self._bus
+        clock = bus.clock
+        record = self._record
+        rate = record.max_number_of_messages_per_second
+        step = STEP if rate is None else min(STEP, rate)
+        try:
+            while record.running:
+                started = clock.now()
+                for queue in bus._broker.move_messages(record, now=started, limit=step):
+                    bus._notify(queue)
+                bus._after()
+                if not record.running:
+                    break
+                if rate is None:
+                    await anyio.lowlevel.checkpoint()
+                else:
+                    await clock.sleep_until(started + step / rate)
+        finally:
+            record.finish("CANCELLED")  # only if still running: the bus was closed
+            if record.status == "FAILED" or bus._broker.trace:
+                log = logger.warning if record.status == "FAILED" else logger.debug
+                log(
+                    "move_task.finished",
+                    source=record.source_arn,
+                    status=record.status,
+                    moved=record.approximate_number_of_messages_moved,
+                    failure_reason=record.failure_reason,
+                )
+            self._done.notify_all()
+            bus._move_tasks.pop(record.task_handle, None)
