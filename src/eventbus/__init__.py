@@ -38,6 +38,10 @@ from ._runtime._handles import Topic as Topic
 from ._runtime._lambda import LambdaContext as LambdaContext
 from ._runtime._move import MoveTask as MoveTask
 from ._runtime._move import MoveTaskStatus as MoveTaskStatus
+from ._store._memory import MemoryStore as MemoryStore
+from ._store._memory import Store as Store
+from ._store._sqlite import SqliteStore as SqliteStore
+from ._store._sqlite import StoreError as StoreError
 from ._version import __version__ as __version__
 
 __all__ = [
@@ -69,6 +73,10 @@ __all__ = [
     "ChangeVisibilityBatchEntry",
     "BatchResult",
     "BatchFailure",
+    "Store",
+    "MemoryStore",
+    "SqliteStore",
+    "StoreError",
     "IdSource",
     "CountingIds",
     "EventBusError",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ._attributes import MessageAttributeValue
+from ._changes import Changes
 from ._errors import (
     EventBusError,
     InvalidParameter,
@@ -73,15 +74,61 @@ class Broker:
         trace: record per-message events (sent, received, deleted) as well.
     """
 
-    def __init__(self, *, region: str, ids: IdSource, trace: bool = False) -> None:
+    def __init__(
+        self, *, region: str, ids: IdSource, trace: bool = False, durable: bool = False
+    ) -> None:
         self.region = region
         self.ids = ids
         self.trace = trace
         self.events: list[Event] = []
+        self.changes: Changes | None = Changes() if durable else None
+        """Durable changes since the last commit (None without a durable store)."""
         self._queues: dict[str, QueueMachine] = {}
         self._deleted_at: dict[str, float] = {}
         self._topics: dict[str, TopicMachine] = {}
         self._move_tasks: dict[str, list[MoveTaskRecord]] = {}
+
+    # ---------------------------------------------------------------- restoring
+
+    def restore_queue(
+        self, name: str, settings: QueueSettings, *, created_at: float, last_modified_at: float
+    ) -> QueueMachine:
+        """Put back a queue a durable store kept (no validation: it was valid)."""
+        queue = QueueMachine(
+            name,
+            queue_arn(self.region, name),
+            settings,
+            ids=self.ids,
+            events=self.events,
+            trace=self.trace,
+            created_at=created_at,
+        )
+        queue.last_modified_at = last_modified_at
+        queue.changes = self.changes
+        self._queues[name] = queue
+        return queue
+
+    def restore_deleted_queue(self, name: str, deleted_at: float) -> None:
+        """Remember that a queue was deleted (for ``QueueDeletedRecently``)."""
+        self._deleted_at[name] = deleted_at
+
+    def restore_topic(self, name: str, settings: TopicSettings) -> TopicMachine:
+        """Put back a topic a durable store kept."""
+        topic = TopicMachine(name, topic_arn(self.region, name), settings, region=self.region)
+        self._topics[name] = topic
+        return topic
+
+    def restore_move_task(self, record: MoveTaskRecord) -> None:
+        """Put back a move task (call oldest first)."""
+        self._move_tasks.setdefault(record.source_arn, []).insert(0, record)
+
+    def deleted_queues(self) -> dict[str, float]:
+        """Names of deleted queues and when they were deleted."""
+        return dict(self._deleted_at)
+
+    def move_tasks(self) -> list[MoveTaskRecord]:
+        """Every move task, oldest first per source."""
+        return [task for tasks in self._move_tasks.values() for task in reversed(tasks)]
 
     # ------------------------------------------------------------------ queues
 
@@ -120,6 +167,10 @@ class Broker:
             created_at=now,
         )
         self._queues[name] = queue
+        self._deleted_at.pop(name, None)
+        queue.changes = self.changes
+        if self.changes is not None:
+            self.changes.queues.add(name)
         return queue
 
     def _check_redrive(self, name: str, settings: QueueSettings) -> None:
@@ -183,10 +234,21 @@ class Broker:
         queue = self.queue(reference)
         del self._queues[queue.name]
         self._deleted_at[queue.name] = now
+        changes = self.changes
+        if changes is not None:
+            changes.queues.discard(queue.name)
+            changes.purged.discard(queue.name)
+            for key in [key for key in changes.messages if key[0] == queue.name]:
+                del changes.messages[key]
+            changes.removed_queues[queue.name] = now
 
     def list_queues(self, prefix: str = "") -> list[QueueMachine]:
         """Every queue whose name starts with ``prefix``, by name."""
         return [q for name, q in sorted(self._queues.items()) if name.startswith(prefix)]
+
+    def queue_by_name(self, name: str) -> QueueMachine | None:
+        """The queue with this name, if it exists."""
+        return self._queues.get(name)
 
     def queue_by_arn(self, arn: str) -> QueueMachine | None:
         """The queue with this ARN, if it exists."""
@@ -279,6 +341,7 @@ class Broker:
         tasks.insert(0, record)
         if record.approximate_number_of_messages_to_move == 0:
             record.finish("COMPLETED")
+        self._move_tasks_changed()
         return record
 
     def move_messages(self, task: MoveTaskRecord, *, now: float, limit: int) -> list[QueueMachine]:
@@ -289,6 +352,7 @@ class Broker:
         or refuses the message, fails the task; the message stays where it was.
         """
         touched: list[QueueMachine] = []
+        self._move_tasks_changed()
         source = self.queue_by_arn(task.source_arn)
         if source is None:
             task.finish("FAILED", "AWS.SimpleQueueService.NonExistentQueue")
@@ -383,6 +447,7 @@ class Broker:
                 f"Only a RUNNING task can be cancelled; this one is {task.status}."
             )
         task.finish("CANCELLED")
+        self._move_tasks_changed()
         return task
 
     # ------------------------------------------------------------------ topics
@@ -404,6 +469,7 @@ class Broker:
             )
         topic = TopicMachine(name, topic_arn(self.region, name), settings, region=self.region)
         self._topics[name] = topic
+        self._topology_changed()
         return topic
 
     def topic(self, reference: str) -> TopicMachine:
@@ -419,7 +485,8 @@ class Broker:
 
     def delete_topic(self, reference: str) -> None:
         """Delete a topic and its subscriptions (deleting a missing topic succeeds)."""
-        self._topics.pop(topic_name_from(reference), None)
+        if self._topics.pop(topic_name_from(reference), None) is not None:
+            self._topology_changed()
 
     def list_topics(self) -> list[TopicMachine]:
         """Every topic, by name."""
@@ -482,6 +549,7 @@ class Broker:
             dead_letter_target_arn=dlq_arn,
         )
         topic.subscriptions[record.arn] = record
+        self._topology_changed()
         return record
 
     def subscription(self, arn: str) -> tuple[TopicMachine, SubscriptionRecord]:
@@ -503,6 +571,7 @@ class Broker:
         except NotFound:
             return
         del topic.subscriptions[arn]
+        self._topology_changed()
 
     def publish(
         self,
@@ -535,7 +604,7 @@ class Broker:
         if repeated is not None:  # accepted, not delivered again
             return PublishOutcome(repeated[0], [], repeated[1])
         message_id = self.ids.message_id()
-        sequence_number = topic.remember(publication, message_id, now)
+        sequence_number = topic.remember(publication, message_id, now, self.changes)
         fifo_topic = topic.settings.fifo_topic
         delivered: list[QueueMachine] = []
         for delivery in topic.fan_out(
@@ -625,6 +694,54 @@ class Broker:
         """Set (or with None remove) a subscription's dead-letter queue."""
         self._check_subscription_dlq(topic, dlq)
         record.dead_letter_target_arn = None if dlq is None else dlq.arn
+        self._topology_changed()
+
+    def set_subscription_filter_policy(
+        self,
+        record: SubscriptionRecord,
+        filter_policy: Mapping[str, Any] | str | None,
+        scope: str | None = None,
+    ) -> None:
+        """Replace a subscription's filter policy (None or {} removes it) and scope.
+
+        Raises:
+            InvalidParameter: a bad policy or scope; the subscription stays as it was.
+        """
+        try:
+            policy, new_scope = compile_policy(
+                filter_policy, record.filter_policy_scope if scope is None else scope
+            )
+        except InvalidParameter as error:
+            raise InvalidParameter(
+                "Invalid parameter: " + error.message.removeprefix("Invalid parameter: ")
+            ) from None
+        record.filter_policy = policy
+        record.filter_policy_scope = new_scope
+        self._topology_changed()
+
+    def set_subscription_raw_message_delivery(
+        self, record: SubscriptionRecord, raw_message_delivery: object
+    ) -> None:
+        """Switch raw message delivery on or off.
+
+        Raises:
+            InvalidParameter: not a bool.
+        """
+        if not isinstance(raw_message_delivery, bool):
+            raise InvalidParameter(
+                f"Invalid parameter: RawMessageDelivery: Invalid value "
+                f"[{raw_message_delivery}]. Must be true or false."
+            )
+        record.raw_message_delivery = raw_message_delivery
+        self._topology_changed()
+
+    def _topology_changed(self) -> None:
+        if self.changes is not None:
+            self.changes.topology = True
+
+    def _move_tasks_changed(self) -> None:
+        if self.changes is not None:
+            self.changes.move_tasks = True
 
     @staticmethod
     def _check_subscription_dlq(topic: TopicMachine, dlq: QueueMachine | None) -> None:

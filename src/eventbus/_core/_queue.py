@@ -53,6 +53,7 @@ from ._batch import (
     SendBatchResultEntry,
     check_entry_ids,
 )
+from ._changes import Changes
 from ._errors import (
     BatchRequestTooLong,
     EventBusError,
@@ -220,6 +221,8 @@ class QueueMachine:
         self._sent = self._received = self._redelivered = self._purged = 0
         self._finished = {DELETED: 0, DEAD_LETTERED: 0, EXPIRED: 0}
         self.fifo = settings.fifo_queue
+        self.changes: Changes | None = None
+        """Where durable changes are recorded (None with the in-memory store)."""
         self._reset()
 
     def _reset(self) -> None:
@@ -255,6 +258,9 @@ class QueueMachine:
             del self._messages[message.message_id]
             self._finished[new] += 1
             self._order.removed(message)
+        changes = self.changes
+        if changes is not None:
+            changes.messages[self.name, message.message_id] = message if new in _LIVE else None
 
     def _push(self, heap: list[_HeapEntry], message: StoredMessage, state: MessageState) -> None:
         heapq.heappush(heap, (message.available_at, message.seq, message.epoch, message))
@@ -430,6 +436,16 @@ class QueueMachine:
         if key is not None:
             self._dedup[key] = (message_id, sequence_number or "")
             self._dedup_expiry.append((now + DEDUPLICATION_INTERVAL, key))
+            if self.changes is not None:
+                self.changes.dedup.append(
+                    (
+                        self.name,
+                        *key,
+                        message_id,
+                        sequence_number or "",
+                        now + DEDUPLICATION_INTERVAL,
+                    )
+                )
         delay = prepared.delay
         message = StoredMessage(
             message_id=message_id,
@@ -454,6 +470,8 @@ class QueueMachine:
     def _insert(self, message: StoredMessage) -> None:
         """Index a new record in its initial state (VISIBLE or DELAYED)."""
         self._messages[message.message_id] = message
+        if self.changes is not None:
+            self.changes.messages[self.name, message.message_id] = message
         self._sent += 1
         state = message.state
         self._count[state] += 1
@@ -871,6 +889,12 @@ class QueueMachine:
         self._purged += count
         # A bulk transition to PURGED: the records become unreachable with the indexes.
         self._reset()
+        changes = self.changes
+        if changes is not None:
+            for key in [key for key in changes.messages if key[0] == self.name]:
+                del changes.messages[key]
+            changes.purged.add(self.name)
+            changes.queues.add(self.name)
         self._events.append(QueuePurged(self.name, count))
         return count
 
@@ -903,6 +927,8 @@ class QueueMachine:
         old_delay = self.settings.delay_seconds
         self.settings = settings
         self.last_modified_at = now
+        if self.changes is not None:
+            self.changes.queues.add(self.name)
         if self.fifo and settings.delay_seconds != old_delay:
             # FIFO delays are retroactive: messages still delayed wait the new delay.
             delayed = [e[3] for e in self._delayed if e[2] == e[3].epoch]
@@ -910,7 +936,40 @@ class QueueMachine:
             for message in delayed:
                 message.available_at = message.sent_at + settings.delay_seconds
                 self._push(self._delayed, message, DELAYED)
+                if self.changes is not None:
+                    self.changes.messages[self.name, message.message_id] = message
             self._advance(now)
+
+    # ----------------------------------------------------------------- restoring
+
+    def durable_state(self) -> tuple[str, int, float | None]:
+        """What a store keeps of the queue besides its settings and messages:
+        the receipt-handle identity, the arrival counter and the last purge."""
+        return self._uid, self._seq, self._last_purge
+
+    def restore(self, uid: str, seq: int, last_purge: float | None) -> None:
+        """Take back the state ``durable_state`` returned (on an empty machine)."""
+        self._uid, self._seq, self._last_purge = uid, seq, last_purge
+
+    def restore_message(self, message: StoredMessage) -> None:
+        """Index a stored record in the state it was kept in; call in ``seq`` order."""
+        self._messages[message.message_id] = message
+        state = message.state
+        self._count[state] += 1
+        if state is DELAYED:
+            self._push(self._delayed, message, DELAYED)
+        elif state is IN_FLIGHT:
+            self._push(self._in_flight, message, IN_FLIGHT)
+        self._order.enqueued(message)
+        heapq.heappush(self._retention, (message.enqueued_at, message.seq, message))
+        self._seq = max(self._seq, message.seq)
+
+    def restore_dedup(
+        self, key: tuple[str, str], message_id: str, sequence_number: str, expires_at: float
+    ) -> None:
+        """Take back a deduplication entry; call in ``expires_at`` order."""
+        self._dedup[key] = (message_id, sequence_number)
+        self._dedup_expiry.append((expires_at, key))
 
     def check_invariants(self) -> None:
         """Assert that the counters agree with the records (for tests)."""

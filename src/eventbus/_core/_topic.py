@@ -16,6 +16,7 @@ from ._attributes import (
     to_attribute_value,
     validate_sns_attributes,
 )
+from ._changes import Changes
 from ._envelope import Envelope, iso_timestamp
 from ._errors import EventBusError, InvalidParameter, ParameterValueInvalid
 from ._filter_policy import FilterPolicy, FilterPolicyScope, compile_filter_policy
@@ -134,6 +135,18 @@ class TopicMachine:
         self._dedup: dict[str, tuple[str, str]] = {}
         self._dedup_expiry: deque[tuple[float, str]] = deque()
 
+    @property
+    def sequence(self) -> int:
+        """How many messages a FIFO topic has numbered (kept by durable stores)."""
+        return self._sequence
+
+    def restore(self, sequence: int, dedup: list[tuple[str, str, str, float]]) -> None:
+        """Take back the sequence counter and deduplication entries (by expiry)."""
+        self._sequence = sequence
+        for key, message_id, sequence_number, expires_at in dedup:
+            self._dedup[key] = (message_id, sequence_number)
+            self._dedup_expiry.append((expires_at, key))
+
     def subscription_for(self, endpoint: str) -> SubscriptionRecord | None:
         """The subscription of the queue with ARN ``endpoint``, if any."""
         for record in self.subscriptions.values():
@@ -249,15 +262,27 @@ class TopicMachine:
             self._dedup.pop(expiry.popleft()[1], None)
         return self._dedup.get(key)
 
-    def remember(self, publication: Publication, message_id: str, now: float) -> str | None:
+    def remember(
+        self,
+        publication: Publication,
+        message_id: str,
+        now: float,
+        changes: Changes | None = None,
+    ) -> str | None:
         """Record a publish for deduplication; return its sequence number (FIFO)."""
         if not self.settings.fifo_topic:
             return None
         self._sequence += 1
         sequence_number = str(_SEQUENCE_BASE + self._sequence)
+        if changes is not None:
+            changes.topics.add(self.name)
         key = publication.message_deduplication_id
         if key is not None:
             self._dedup[key] = (message_id, sequence_number)
+            if changes is not None:
+                changes.topic_dedup.append(
+                    (self.name, key, message_id, sequence_number, now + DEDUPLICATION_INTERVAL)
+                )
             self._dedup_expiry.append((now + DEDUPLICATION_INTERVAL, key))
         return sequence_number
 

@@ -19,6 +19,7 @@ from .._core._names import queue_arn, queue_name_from
 from .._core._queue import QueueMachine
 from .._core._settings import QUEUE_INT_ATTRIBUTES, QueueSettings, RedriveAllowRule, RedriveRule
 from .._models import QueueConfig, TopicConfig
+from .._store._memory import MemoryStore, Store
 from ._clock import Clock, Signal, SystemClock, VirtualClock
 from ._handles import Queue, Topic
 from ._ids import UuidIds
@@ -53,6 +54,9 @@ class Bus:
             by default; ``CountingIds`` makes runs replayable).
         trace: emit a structlog debug event for every message step (sent,
             received, deleted). Off by default: then only warnings are emitted.
+        store: where the state is kept: in memory (the default) or, with
+            :class:`SqliteStore`, in a database that survives restarts; a durable
+            store is opened (and its state loaded) when the bus is entered.
     """
 
     def __init__(
@@ -62,10 +66,14 @@ class Bus:
         region: str = "us-east-1",
         ids: IdSource | None = None,
         trace: bool = False,
+        store: Store | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.region = region
-        self._broker = Broker(region=region, ids=ids or UuidIds(), trace=trace)
+        self._store: Store = store if store is not None else MemoryStore()
+        self._broker = Broker(
+            region=region, ids=ids or UuidIds(), trace=trace, durable=self._store.durable
+        )
         self._signals: dict[QueueMachine, Signal] = {}
         self._any_change = Signal()
         self._consumers: set[Consumer] = set()
@@ -74,8 +82,14 @@ class Bus:
         self._task_group: anyio.abc.TaskGroup | None = None
 
     async def __aenter__(self) -> Self:
+        self._store.open(self._broker, self.clock.now())
         self._stack = AsyncExitStack()
         self._task_group = await self._stack.enter_async_context(anyio.create_task_group())
+        from ._move import MoveTask
+
+        for record in self._broker.move_tasks():  # resume what was running at a crash
+            if record.running:
+                self._start_move_task(MoveTask(self, record))
         return self
 
     async def __aexit__(
@@ -90,7 +104,19 @@ class Bus:
         if stack is None or group is None:
             return
         group.cancel_scope.cancel()
-        await stack.__aexit__(exc_type, exc, tb)
+        try:
+            await stack.__aexit__(exc_type, exc, tb)
+        finally:
+            self._commit()
+            self._store.close()
+
+    def _commit(self) -> None:
+        """Hand the durable changes of the last operation to the store."""
+        changes = self._broker.changes
+        if changes:
+            assert changes is not None
+            self._store.commit(changes, self._broker)
+            changes.clear()
 
     def _start_move_task(self, task: MoveTask) -> None:
         if self._task_group is None:
@@ -108,6 +134,7 @@ class Bus:
                 is not running), ``ResourceNotFoundException`` (no such task).
         """
         record = self._broker.cancel_move_task(task_handle)
+        self._after()
         return record.approximate_number_of_messages_moved
 
     # ------------------------------------------------------------- bookkeeping
@@ -126,6 +153,8 @@ class Bus:
 
     def _after(self) -> None:
         """Log and act on what the core recorded during the last operation."""
+        if self._broker.changes:
+            self._commit()
         events = self._broker.events
         if not events:
             self._any_change.notify_all()
@@ -218,6 +247,7 @@ class Bus:
         """
         settings = self._queue_settings(attributes)
         machine = self._broker.create_queue(name, settings, now=self.clock.now())
+        self._after()
         return Queue(self, machine)
 
     async def get_queue(self, name: str) -> Queue:
@@ -239,6 +269,7 @@ class Bus:
         self._broker.delete_queue(reference, now=self.clock.now())
         self._notify(machine)
         self._signals.pop(machine, None)
+        self._after()
 
     async def list_queues(self, prefix: str = "") -> list[Queue]:
         """Every queue whose name starts with ``prefix``, sorted by name."""
@@ -254,7 +285,9 @@ class Bus:
                 is taken with other attributes).
         """
         settings = TopicConfig(**attributes).to_core()
-        return Topic(self, self._broker.create_topic(name, settings))
+        topic = Topic(self, self._broker.create_topic(name, settings))
+        self._after()
+        return topic
 
     async def get_topic(self, name: str) -> Topic:
         """The topic with this name or ARN.
@@ -267,6 +300,7 @@ class Bus:
     async def delete_topic(self, topic: Topic | str) -> None:
         """Delete a topic and its subscriptions (a missing topic is no error)."""
         self._broker.delete_topic(topic.name if isinstance(topic, Topic) else topic)
+        self._after()
 
     async def list_topics(self) -> list[Topic]:
         """Every topic, sorted by name."""

@@ -21,7 +21,7 @@ from .._core._errors import InvalidParameter, QueueDoesNotExist
 from .._core._message import PeekedMessage, QueueStatistics, ReceivedMessage, SendResult
 from .._core._names import queue_url
 from .._core._queue import QueueMachine, invalid_value
-from .._core._topic import SubscriptionRecord, TopicMachine, compile_policy
+from .._core._topic import SubscriptionRecord, TopicMachine
 from ._move import MoveTask, MoveTaskStatus
 
 if TYPE_CHECKING:
@@ -325,6 +325,7 @@ class Queue:
         task = MoveTask(bus, record)
         if record.running:
             bus._start_move_task(task)
+        bus._after()
         return task
 
     async def list_message_move_tasks(self, *, max_results: int = 1) -> list[MoveTaskStatus]:
@@ -392,17 +393,10 @@ class Subscription:
             EventBusError: ``InvalidParameter`` for a bad policy or scope; the
                 subscription stays as it was.
         """
-        self._bus._broker.subscription(self.arn)
-        try:
-            policy, new_scope = compile_policy(
-                filter_policy, self._record.filter_policy_scope if scope is None else scope
-            )
-        except InvalidParameter as error:
-            raise InvalidParameter(
-                "Invalid parameter: " + error.message.removeprefix("Invalid parameter: ")
-            ) from None
-        self._record.filter_policy = policy
-        self._record.filter_policy_scope = new_scope
+        broker = self._bus._broker
+        broker.subscription(self.arn)
+        broker.set_subscription_filter_policy(self._record, filter_policy, scope)
+        self._bus._after()
 
     async def set_raw_message_delivery(self, raw_message_delivery: bool) -> None:
         """Switch raw message delivery on or off.
@@ -410,13 +404,10 @@ class Subscription:
         Raises:
             EventBusError: ``InvalidParameter`` unless given a bool.
         """
-        self._bus._broker.subscription(self.arn)
-        if not isinstance(raw_message_delivery, bool):
-            raise InvalidParameter(
-                f"Invalid parameter: RawMessageDelivery: Invalid value "
-                f"[{raw_message_delivery}]. Must be true or false."
-            )
-        self._record.raw_message_delivery = raw_message_delivery
+        broker = self._bus._broker
+        broker.subscription(self.arn)
+        broker.set_subscription_raw_message_delivery(self._record, raw_message_delivery)
+        self._bus._after()
 
     @property
     def dead_letter_queue_arn(self) -> str | None:
@@ -434,10 +425,12 @@ class Subscription:
         topic, record = broker.subscription(self.arn)
         dlq = _queue_machine(self._bus, queue) if queue is not None else None
         broker.set_subscription_dead_letter_queue(topic, record, dlq)
+        self._bus._after()
 
     async def unsubscribe(self) -> None:
         """Remove the subscription (again: no error)."""
         self._bus._broker.unsubscribe(self.arn)
+        self._bus._after()
 
 
 class Topic:
@@ -504,6 +497,7 @@ class Topic:
                 None if dead_letter_queue is None else _queue_machine(self._bus, dead_letter_queue)
             ),
         )
+        self._bus._after()
         return Subscription(self._bus, record)
 
     async def subscriptions(self) -> list[Subscription]:
@@ -562,7 +556,7 @@ class Topic:
 
     async def delete(self) -> None:
         """Delete this topic and its subscriptions."""
-        self._bus._broker.delete_topic(self.name)
+        await self._bus.delete_topic(self.name)
 
 
 def _queue_machine(bus: Bus, queue: Queue | str) -> QueueMachine:

@@ -1,0 +1,1 @@
+"""Stores: where the core's state is kept. Memory (the default) or SQLite (durable)."""
