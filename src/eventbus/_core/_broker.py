@@ -91,7 +91,13 @@ class Broker:
     # ---------------------------------------------------------------- restoring
 
     def restore_queue(
-        self, name: str, settings: QueueSettings, *, created_at: float, last_modified_at: float
+        self,
+        name: str,
+        settings: QueueSettings,
+        *,
+        uid: str,
+        created_at: float,
+        last_modified_at: float,
     ) -> QueueMachine:
         """Put back a queue a durable store kept (no validation: it was valid)."""
         queue = QueueMachine(
@@ -102,6 +108,7 @@ class Broker:
             events=self.events,
             trace=self.trace,
             created_at=created_at,
+            uid=uid,
         )
         queue.last_modified_at = last_modified_at
         queue.changes = self.changes

@@ -206,6 +206,7 @@ class QueueMachine:
         events: list[Event],
         trace: bool = False,
         created_at: float = 0.0,
+        uid: str | None = None,
     ) -> None:
         self.name = name
         self.arn = arn
@@ -215,7 +216,7 @@ class QueueMachine:
         self.trace = trace
         self._ids = ids
         self._events = events
-        self._uid = ids.token()
+        self._uid = ids.token() if uid is None else uid
         self._seq = 0
         self._last_purge: float | None = None
         self._sent = self._received = self._redelivered = self._purged = 0
@@ -947,9 +948,9 @@ class QueueMachine:
         the receipt-handle identity, the arrival counter and the last purge."""
         return self._uid, self._seq, self._last_purge
 
-    def restore(self, uid: str, seq: int, last_purge: float | None) -> None:
-        """Take back the state ``durable_state`` returned (on an empty machine)."""
-        self._uid, self._seq, self._last_purge = uid, seq, last_purge
+    def restore(self, seq: int, last_purge: float | None) -> None:
+        """Take back the arrival counter and last purge (on an empty machine)."""
+        self._seq, self._last_purge = seq, last_purge
 
     def restore_message(self, message: StoredMessage) -> None:
         """Index a stored record in the state it was kept in; call in ``seq`` order."""

@@ -192,9 +192,13 @@ class SqliteStore:
             "SELECT name, settings, uid, seq, last_purge, created_at, last_modified_at FROM queues"
         ):
             queue = broker.restore_queue(
-                name, _settings_from(settings), created_at=created, last_modified_at=modified
+                name,
+                _settings_from(settings),
+                uid=uid,
+                created_at=created,
+                last_modified_at=modified,
             )
-            queue.restore(uid, seq, last_purge)
+            queue.restore(seq, last_purge)
             queues[name] = queue
         for name, deleted_at in con.execute("SELECT name, deleted_at FROM deleted_queues"):
             broker.restore_deleted_queue(name, deleted_at)
