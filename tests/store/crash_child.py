@@ -1,8 +1,9 @@
 """A pipeline on an SQLite store that kills itself (SIGKILL) at a random moment.
 
 Used by test_crash.py: ``python crash_child.py DB LOG SEED``. It appends ``sent <body>``
-to LOG after each publish returns and ``done <body>`` before a handler reports
-success, so the test can check that nothing acknowledged was lost.
+to LOG after each publish returns, ``done <body>`` before a handler reports
+success, and ``deleted <body>`` after a delete from the audit queue returns, so the
+test can check that nothing acknowledged was lost and nothing deleted came back.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ async def main(db: str, log_path: str, seed: int) -> None:
         )
         topic = await bus.create_topic("events")
         await topic.subscribe(queue, raw_message_delivery=True)
+        audit = await bus.create_queue("audit")
+        await topic.subscribe(audit, raw_message_delivery=True)
         delay = rng.uniform(0.05, 0.5)
         threading.Timer(delay, os.kill, (os.getpid(), signal.SIGKILL)).start()
         async with bus.consume(
@@ -59,6 +62,10 @@ async def main(db: str, log_path: str, seed: int) -> None:
                 body = json.dumps({"seed": seed, "n": n})
                 await topic.publish(body)
                 log.write(f"sent {body}\n")
+                for message in await audit.receive(max_messages=2):
+                    log.write(f"deleting {message.body}\n")
+                    await audit.delete(message.receipt_handle)
+                    log.write(f"deleted {message.body}\n")
                 n += 1
                 if n % 20 == 0:
                     await anyio.lowlevel.checkpoint()  # let the consumer run

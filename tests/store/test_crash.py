@@ -17,17 +17,19 @@ CHILD = Path(__file__).with_name("crash_child.py")
 RUNS = int(os.environ.get("EVENTBUS_CRASH_RUNS", "4"))
 
 
-async def surviving_bodies(db: Path) -> tuple[list[str], list[str]]:
-    """The bodies in the work queue and in the DLQ, read after a crash."""
+async def surviving_bodies(db: Path) -> tuple[list[str], list[str], list[str]]:
+    """The bodies in the work queue, the DLQ and the audit queue, read after a crash."""
     async with Bus(store=SqliteStore(db)) as bus:
-        work = await (await bus.get_queue("work")).peek(max_messages=1_000_000)
-        dead = await (await bus.get_queue("dlq")).peek(max_messages=1_000_000)
-    return [m.body for m in work], [m.body for m in dead]
+        queues = [await bus.get_queue(name) for name in ("work", "dlq", "audit")]
+        found = [await queue.peek(max_messages=1_000_000) for queue in queues]
+    work, dead, audit = ([m.body for m in messages] for messages in found)
+    return work, dead, audit
 
 
 def test_nothing_acknowledged_is_lost_across_kills(tmp_path: Path) -> None:
     """After each SIGKILL, every message whose publish returned is still in the work
-    queue, in the DLQ, or was handled successfully; none is in two places."""
+    queue, in the DLQ, or was handled successfully, none is in two places, and no
+    message whose delete returned is back."""
     db = tmp_path / "bus.db"
     log = tmp_path / "log.txt"
     kills = 0
@@ -41,10 +43,16 @@ def test_nothing_acknowledged_is_lost_across_kills(tmp_path: Path) -> None:
         assert -signal.SIGKILL == child.returncode, child.stderr.decode()[-2000:]
         kills += 1
 
-        work, dead = anyio.run(surviving_bodies, db)
+        work, dead, audit = anyio.run(surviving_bodies, db)
         lines = log.read_text().splitlines()
         sent = {line[5:] for line in lines if line.startswith("sent ")}
         done = {line[5:] for line in lines if line.startswith("done ")}
+        deleted = {line[8:] for line in lines if line.startswith("deleted ")}
+        deleting = {line[9:] for line in lines if line.startswith("deleting ")}
+
+        assert set() == set(audit) & deleted
+        # A kill between the delete and its log line leaves "deleting" alone.
+        assert set() == sent - set(audit) - deleting
 
         lost = sent - set(work) - set(dead) - done
         assert set() == lost
