@@ -15,6 +15,8 @@ from ._attributes import MessageAttributeValue
 from ._changes import Changes
 from ._errors import (
     EventBusError,
+    InvalidAttributeName,
+    InvalidAttributeValue,
     InvalidParameter,
     InvalidParameterValue,
     NotFound,
@@ -212,8 +214,10 @@ class Broker:
         self, queue: QueueMachine, settings: QueueSettings, *, now: float
     ) -> None:
         """Change a queue's attributes (validated like a create)."""
-        if settings.fifo_queue != queue.settings.fifo_queue:
-            raise InvalidParameterValue(
+        if settings.fifo_queue and not queue.settings.fifo_queue:
+            raise InvalidAttributeName("Unknown Attribute FifoQueue.")
+        if queue.settings.fifo_queue and not settings.fifo_queue:
+            raise InvalidAttributeValue(
                 "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is "
                 "not supported."
             )

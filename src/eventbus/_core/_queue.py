@@ -523,6 +523,10 @@ class QueueMachine:
         check_entry_ids([e.id for e in entries], "SendMessageBatchRequestEntry")
         if self.fifo:  # these fail the whole request on FIFO queues
             for entry in entries:
+                if entry.message_group_id is None:
+                    raise InvalidParameterValue(
+                        "The request must contain the parameter MessageGroupId."
+                    )
                 self._check_group_id(entry.message_group_id)
                 if (
                     entry.message_deduplication_id is None
