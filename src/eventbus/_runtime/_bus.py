@@ -12,7 +12,13 @@ import anyio
 import anyio.abc
 
 from .._core._broker import Broker
-from .._core._errors import EventBusError, InvalidParameterValue, QueueDoesNotExist
+from .._core._errors import (
+    EventBusError,
+    InvalidAttributeName,
+    InvalidAttributeValue,
+    InvalidParameterValue,
+    QueueDoesNotExist,
+)
 from .._core._events import MessageDeadLettered
 from .._core._ids import IdSource
 from .._core._names import queue_arn, queue_name_from
@@ -176,6 +182,13 @@ class Bus:
         self, attributes: Mapping[str, Any], *, base: QueueSettings | None = None
     ) -> QueueSettings:
         merged: dict[str, Any] = {}
+        if base is not None and attributes.get("fifo_queue", base.fifo_queue) != base.fifo_queue:
+            if base.fifo_queue:
+                raise InvalidAttributeValue(
+                    "Invalid value for the parameter FifoQueue. Reason: Modifying queue type "
+                    "is not supported."
+                )
+            raise InvalidAttributeName("Unknown Attribute FifoQueue.")
         if base is not None:
             merged = {key: getattr(base, key) for key in QUEUE_INT_ATTRIBUTES}
             if base.fifo_queue:

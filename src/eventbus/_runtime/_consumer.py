@@ -361,17 +361,19 @@ class Consumer:
     def _admit(
         self, messages: list[ReceivedMessage], batch: list[ReceivedMessage], payload: int
     ) -> int:
-        """Add ``messages`` to ``batch`` while the payload stays within the limit."""
-        refused = []
-        for message in messages:
+        """Add ``messages`` to ``batch`` while the payload stays within the limit.
+
+        The first message that does not fit, and every one after it, goes back to the
+        queue (taking a later, smaller one instead could overtake its group on FIFO);
+        the batch is then full.
+        """
+        for index, message in enumerate(messages):
             size = _record_size(message)
             if batch and payload + size > MAX_PAYLOAD_BYTES:
-                refused.append(message)
-                continue
+                self._release(messages[index:])
+                return MAX_PAYLOAD_BYTES
             payload += size
             batch.append(message)
-        if refused:
-            self._release(refused)
         return payload
 
     def _release(self, messages: list[ReceivedMessage]) -> None:
@@ -464,7 +466,11 @@ class Consumer:
             if message.message_id in failed:
                 self._failed_messages += 1
                 continue
-            machine.delete(message.receipt_handle, now=now)
+            try:
+                machine.delete(message.receipt_handle, now=now)
+            except EventBusError:  # a FIFO handle that expired: it will come back
+                self._failed_messages += 1
+                continue
             self._deleted += 1
         bus._after()
 
