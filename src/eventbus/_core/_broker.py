@@ -249,8 +249,7 @@ class Broker:
         if changes is not None:
             changes.queues.discard(queue.name)
             changes.purged.discard(queue.name)
-            for key in [key for key in changes.messages if key[0] == queue.name]:
-                del changes.messages[key]
+            changes.messages.pop(queue.name, None)
             changes.removed_queues[queue.name] = now
 
     def list_queues(self, prefix: str = "") -> list[QueueMachine]:

@@ -32,8 +32,8 @@ class Changes:
 
     def clear(self) -> None:
         """Forget everything (after a commit)."""
-        self.messages: dict[tuple[str, str], StoredMessage | None] = {}
-        """(queue, message id) -> the record to save, or None to delete it."""
+        self.messages: dict[str, dict[str, StoredMessage | None]] = {}
+        """queue -> message id -> the record to save, or None to delete it."""
         self.queues: set[str] = set()
         """Queues whose settings or counters to save."""
         self.removed_queues: dict[str, float] = {}
@@ -50,6 +50,13 @@ class Changes:
         """Topics or subscriptions were created, changed or removed."""
         self.move_tasks = False
         """A message move task started, progressed or ended."""
+
+    def message(self, queue: str, message_id: str, record: StoredMessage | None) -> None:
+        """Record that a message is to be saved (or, with None, deleted)."""
+        pending = self.messages.get(queue)
+        if pending is None:
+            pending = self.messages[queue] = {}
+        pending[message_id] = record
 
     def __bool__(self) -> bool:
         return bool(

@@ -261,7 +261,7 @@ class QueueMachine:
             self._order.removed(message)
         changes = self.changes
         if changes is not None:
-            changes.messages[self.name, message.message_id] = message if new in _LIVE else None
+            changes.message(self.name, message.message_id, message if new in _LIVE else None)
 
     def _push(self, heap: list[_HeapEntry], message: StoredMessage, state: MessageState) -> None:
         heapq.heappush(heap, (message.available_at, message.seq, message.epoch, message))
@@ -472,7 +472,7 @@ class QueueMachine:
         """Index a new record in its initial state (VISIBLE or DELAYED)."""
         self._messages[message.message_id] = message
         if self.changes is not None:
-            self.changes.messages[self.name, message.message_id] = message
+            self.changes.message(self.name, message.message_id, message)
         self._sent += 1
         state = message.state
         self._count[state] += 1
@@ -896,8 +896,7 @@ class QueueMachine:
         self._reset()
         changes = self.changes
         if changes is not None:
-            for key in [key for key in changes.messages if key[0] == self.name]:
-                del changes.messages[key]
+            changes.messages.pop(self.name, None)
             changes.purged.add(self.name)
             changes.queues.add(self.name)
         self._events.append(QueuePurged(self.name, count))
@@ -942,7 +941,7 @@ class QueueMachine:
                 message.available_at = message.sent_at + settings.delay_seconds
                 self._push(self._delayed, message, DELAYED)
                 if self.changes is not None:
-                    self.changes.messages[self.name, message.message_id] = message
+                    self.changes.message(self.name, message.message_id, message)
             self._advance(now)
 
     # ----------------------------------------------------------------- restoring

@@ -267,11 +267,12 @@ class SqliteStore:
                     con.execute("DELETE FROM deleted_queues WHERE name = ?", (name,))
             saved = []
             gone = []
-            for (queue_name, message_id), message in changes.messages.items():
-                if message is None:
-                    gone.append((queue_name, message_id))
-                else:
-                    saved.append(_message_row(queue_name, message))
+            for queue_name, pending in changes.messages.items():
+                for message_id, message in pending.items():
+                    if message is None:
+                        gone.append((queue_name, message_id))
+                    else:
+                        saved.append(_message_row(queue_name, message))
             if saved:
                 con.executemany(
                     f"INSERT OR REPLACE INTO messages VALUES ({', '.join('?' * 17)})", saved
