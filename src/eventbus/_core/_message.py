@@ -10,10 +10,16 @@ from types import MappingProxyType
 from ._attributes import MessageAttributeValue
 
 EMPTY_ATTRIBUTES: Mapping[str, MessageAttributeValue] = MappingProxyType({})
+EMPTY_SYSTEM: Mapping[str, str] = MappingProxyType({})
+"""The system attributes of most messages: none beyond the standard ones."""
 
 
 class MessageState(enum.Enum):
     """Where a message is in its life. The last four are final."""
+
+    # Members are singletons: hash by identity (Enum's own hash is Python code, and
+    # the queue machine looks states up in dicts and sets on every transition).
+    __hash__ = object.__hash__
 
     DELAYED = "delayed"
     VISIBLE = "visible"
@@ -49,7 +55,7 @@ class StoredMessage:
     """When the latest receive happened (the 12-hour visibility cap counts from it)."""
     epoch: int = 0
     """Bumped on every transition; index entries made at an older epoch are stale."""
-    system_attributes: dict[str, str] = field(default_factory=dict)
+    system_attributes: Mapping[str, str] = field(default_factory=lambda: EMPTY_SYSTEM)
     """Extra system attributes: ``MessageGroupId``, ``DeadLetterQueueSourceArn``..."""
     group_id: str | None = None
     """The message group (FIFO queues, and fair standard queues)."""

@@ -74,6 +74,7 @@ from ._events import (
 from ._ids import IdSource
 from ._message import (
     EMPTY_ATTRIBUTES,
+    EMPTY_SYSTEM,
     MessageState,
     PeekedMessage,
     QueueStatistics,
@@ -144,7 +145,7 @@ class _Prepared:
         attributes: Mapping[str, MessageAttributeValue],
         delay: int,
         size: int,
-        system: dict[str, str],
+        system: dict[str, str] | None,
         group_id: str | None,
         dedup_key: tuple[str, str] | None,
     ) -> None:
@@ -346,13 +347,13 @@ class QueueMachine:
             )
         else:
             delay = delay_seconds
-        system: dict[str, str] = {}
+        system: dict[str, str] | None = None
         group_id = self._check_group_id(message_group_id)
         if group_id is not None:
-            system["MessageGroupId"] = group_id
+            system = {"MessageGroupId": group_id}
         dedup_key = self._dedup_key(body, group_id, message_deduplication_id)
         if dedup_key is not None:
-            system["MessageDeduplicationId"] = dedup_key[1]
+            system = {**(system or {}), "MessageDeduplicationId": dedup_key[1]}
         attributes: Mapping[str, MessageAttributeValue] = EMPTY_ATTRIBUTES
         if message_attributes:
             attributes = {
@@ -433,7 +434,7 @@ class QueueMachine:
         sequence_number = None
         if self.fifo:
             sequence_number = str(_SEQUENCE_BASE + self._seq)
-            prepared.system["SequenceNumber"] = sequence_number
+            prepared.system = {**(prepared.system or {}), "SequenceNumber": sequence_number}
         if key is not None:
             self._dedup[key] = (message_id, sequence_number or "")
             self._dedup_expiry.append((now + DEDUPLICATION_INTERVAL, key))
@@ -458,9 +459,9 @@ class QueueMachine:
             enqueued_at=now,
             seq=self._seq,
             state=DELAYED if delay else VISIBLE,
-            available_at=now + delay,
+            available_at=now + delay if delay else now,
             size=prepared.size,
-            system_attributes=prepared.system,
+            system_attributes=prepared.system or EMPTY_SYSTEM,
             group_id=prepared.group_id,
         )
         self._insert(message)

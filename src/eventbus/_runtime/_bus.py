@@ -151,10 +151,15 @@ class Bus:
             signal = self._signals[machine] = Signal()
         return signal
 
-    def _notify(self, machine: QueueMachine) -> None:
+    def _notify(self, machine: QueueMachine, count: int | None = None) -> None:
+        """Wake long pollers of ``machine``: ``count`` of them for that many new
+        messages, or all of them (for changes of any other kind)."""
         signal = self._signals.get(machine)
         if signal is not None:
-            signal.notify_all()
+            if count is None:
+                signal.notify_all()
+            else:
+                signal.notify(count)
         self._any_change.notify_all()
 
     def _after(self) -> None:
@@ -174,8 +179,8 @@ class Bus:
             log_event(event)
         self._any_change.notify_all()
 
-    def _changed(self, machine: QueueMachine) -> None:
-        self._notify(machine)
+    def _changed(self, machine: QueueMachine, count: int | None = None) -> None:
+        self._notify(machine, count)
         self._after()
 
     def _queue_settings(

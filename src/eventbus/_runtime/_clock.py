@@ -74,6 +74,19 @@ class Signal:
             for waiter in waiters:
                 waiter.wake()
 
+    def notify(self, count: int = 1) -> None:
+        """Wake up to ``count`` of the waiting tasks, longest waiting first.
+
+        A woken task that is cancelled before it could act passes the wake-up on,
+        so none is lost.
+        """
+        waiters = self._waiters
+        while waiters and count > 0:
+            waiter = next(iter(waiters))
+            del waiters[waiter]
+            waiter.wake()
+            count -= 1
+
 
 class Clock(ABC):
     """The time source and the waiting primitive of a bus.
@@ -165,6 +178,10 @@ class Clock(ABC):
         self._check_settled()
         try:
             await self._park(waiter, math.inf if deadline is None else deadline)
+        except BaseException:
+            if waiter.woken and signal is not None:
+                signal.notify(1)  # we were woken but cannot act: pass it on
+            raise
         finally:
             if not waiter.woken:  # the deadline passed, or we were cancelled
                 waiter.woken = True

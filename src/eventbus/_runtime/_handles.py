@@ -103,7 +103,7 @@ class Queue:
             message_group_id=message_group_id,
             message_deduplication_id=message_deduplication_id,
         )
-        bus._changed(machine)
+        bus._changed(machine, 1)
         return result
 
     async def send_batch(
@@ -120,7 +120,7 @@ class Queue:
         ]
         result = machine.send_batch(items, now=self._bus.clock.now())
         if result.successful:
-            self._bus._changed(machine)
+            self._bus._changed(machine, len(result.successful))
         return result
 
     async def receive(
@@ -538,7 +538,7 @@ class Topic:
             message_deduplication_id=message_deduplication_id,
         )
         for machine in outcome.delivered_to:
-            bus._notify(machine)
+            bus._notify(machine, 1)
         bus._after()
         return PublishResult(outcome.message_id, outcome.sequence_number)
 
