@@ -35,6 +35,7 @@ for _path in (_HERE, _HERE.parent / "src"):
 import bench_pipeline  # noqa: E402
 import bench_queue  # noqa: E402
 import bench_scenarios  # noqa: E402
+import bench_store  # noqa: E402
 import structlog  # noqa: E402
 from bench_harness import Figure, Sizes, markdown, table, write_json  # noqa: E402
 
@@ -60,6 +61,7 @@ WORKLOADS: dict[str, tuple[str, Workload]] = {
     "7": ("latency", bench_pipeline.latency),
     "8": ("time travel", bench_scenarios.timetravel),
     "9": ("filtering", bench_scenarios.filtering),
+    "10": ("SQLite store", bench_store.store),
 }
 """Workload 3, the hand-written baseline, runs inside 1, 2 and 7."""
 

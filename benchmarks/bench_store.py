@@ -1,0 +1,122 @@
+"""Workload 10: the SQLite store against the in-memory store, in the same run.
+
+Queue operations (send, receive and delete in batches of 10 through the public API)
+on memory, on SQLite with ``durability="process"`` and with ``durability="power"``;
+and the cost of a restart: opening a database that holds N stored messages, against
+building the same queue in memory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bench_harness import BODY, Figure, Sizes, Stopwatch, interleave, median
+from bench_queue import BATCH, api_cycles
+
+from eventbus import Bus, MemoryStore, SqliteStore, Store, VirtualClock
+from eventbus._core._broker import Broker
+from eventbus._core._ids import CountingIds
+from eventbus._core._settings import QueueSettings
+
+NOW = 1_767_225_600.0
+
+
+async def _ops(store: Store, cycles: int) -> float:
+    async with Bus(clock=VirtualClock(NOW), store=store) as bus:
+        queue = await bus.create_queue("ops")
+        for _ in range(10):
+            await queue.send_batch(BATCH)
+        return await api_cycles(queue, cycles)
+
+
+def _fill(path: Path, count: int) -> None:
+    """Store ``count`` messages, committing every 10,000 (a prefill, not measured)."""
+    store = SqliteStore(path)
+    broker = Broker(region="us-east-1", ids=CountingIds(), durable=True)
+    store.open(broker, NOW)
+    queue = broker.create_queue("stored", QueueSettings(), now=NOW)
+    assert broker.changes is not None
+    for n in range(count):
+        queue.send(BODY, now=NOW)
+        if n % 10_000 == 9_999:
+            store.commit(broker.changes, broker)
+            broker.changes.clear()
+    store.commit(broker.changes, broker)
+    store.close()
+
+
+async def store(sizes: Sizes) -> list[Figure]:
+    """Throughput per store and durability mode; the cost of a restart."""
+    directory = Path(tempfile.mkdtemp(prefix="eventbus-bench-"))
+    cycles = max(50, sizes.queue_cycles // 3)
+    counter = iter(range(1_000_000))
+
+    def sqlite(durability: str) -> SqliteStore:
+        return SqliteStore(directory / f"ops-{next(counter)}.db", durability=durability)  # type: ignore[arg-type]
+
+    async def memory() -> float:
+        return await _ops(MemoryStore(), cycles)
+
+    async def process() -> float:
+        return await _ops(sqlite("process"), cycles)
+
+    async def power() -> float:
+        return await _ops(sqlite("power"), cycles)
+
+    try:
+        runs = await interleave(
+            [("memory", memory), ("process", process), ("power", power)], sizes.reps
+        )
+        stored = sizes.memory_messages
+        _fill(directory / "restart.db", stored)
+
+        async def reopen() -> float:
+            with Stopwatch() as sw:
+                async with Bus(
+                    clock=VirtualClock(NOW), store=SqliteStore(directory / "restart.db")
+                ):
+                    pass
+            return sw.seconds
+
+        async def rebuild() -> float:
+            started = time.perf_counter()
+            broker = Broker(region="us-east-1", ids=CountingIds())
+            queue = broker.create_queue("stored", QueueSettings(), now=NOW)
+            for _ in range(stored):
+                queue.send(BODY, now=NOW)
+            return time.perf_counter() - started
+
+        restarts = await interleave([("reopen", reopen), ("rebuild", rebuild)], 3)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    figures = [
+        Figure(
+            "10",
+            f"queue ops on SQLite, durability={mode!r}, send+recv+delete x10",
+            median(runs[mode]),
+            "msg/s",
+            "in-memory store",
+            median(runs["memory"]),
+            "higher",
+            samples=runs[mode],
+            baseline_samples=runs["memory"],
+        )
+        for mode in ("process", "power")
+    ]
+    figures.append(
+        Figure(
+            "10",
+            f"restart: open an SQLite store holding {stored:,} messages",
+            median(restarts["reopen"]),
+            "s",
+            "building the same queue in memory",
+            median(restarts["rebuild"]),
+            "lower",
+            samples=restarts["reopen"],
+            baseline_samples=restarts["rebuild"],
+        )
+    )
+    return figures
