@@ -32,6 +32,7 @@ for _path in (_HERE, _HERE.parent / "src"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+import bench_fifo  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_queue  # noqa: E402
 import bench_scenarios  # noqa: E402
@@ -62,6 +63,7 @@ WORKLOADS: dict[str, tuple[str, Workload]] = {
     "8": ("time travel", bench_scenarios.timetravel),
     "9": ("filtering", bench_scenarios.filtering),
     "10": ("SQLite store", bench_store.store),
+    "11": ("FIFO groups", bench_fifo.fifo),
 }
 """Workload 3, the hand-written baseline, runs inside 1, 2 and 7."""
 
