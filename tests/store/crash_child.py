@@ -22,7 +22,7 @@ import anyio.lowlevel
 from eventbus import Bus, RedrivePolicy, SqliteStore
 
 
-async def main(db: str, log_path: str, seed: int) -> None:
+async def main(db: str, log_path: str, seed: int, durability: str) -> None:
     """Publish and consume until killed."""
     rng = random.Random(seed)
     log = open(log_path, "a", buffering=1)  # noqa: SIM115, ASYNC230 - lives until the kill
@@ -37,7 +37,7 @@ async def main(db: str, log_path: str, seed: int) -> None:
                 log.write(f"done {body}\n")
         return {"batchItemFailures": failures}
 
-    async with Bus(store=SqliteStore(db)) as bus:
+    async with Bus(store=SqliteStore(db, durability=durability)) as bus:  # type: ignore[arg-type]
         await bus.create_queue("dlq")
         queue = await bus.create_queue(
             "work",
@@ -72,4 +72,4 @@ async def main(db: str, log_path: str, seed: int) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    anyio.run(main, sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import pytest
 
 from eventbus import Bus, SqliteStore
 
@@ -26,7 +27,8 @@ async def surviving_bodies(db: Path) -> tuple[list[str], list[str], list[str]]:
     return work, dead, audit
 
 
-def test_nothing_acknowledged_is_lost_across_kills(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durability", ["process", "power"])
+def test_nothing_acknowledged_is_lost_across_kills(tmp_path: Path, durability: str) -> None:
     """After each SIGKILL, every message whose publish returned is still in the work
     queue, in the DLQ, or was handled successfully, none is in two places, and no
     message whose delete returned is back."""
@@ -35,7 +37,7 @@ def test_nothing_acknowledged_is_lost_across_kills(tmp_path: Path) -> None:
     kills = 0
     for seed in range(RUNS):
         child = subprocess.run(
-            [sys.executable, str(CHILD), str(db), str(log), str(seed)],
+            [sys.executable, str(CHILD), str(db), str(log), str(seed), durability],
             capture_output=True,
             timeout=60,
             check=False,

@@ -234,3 +234,36 @@ async def test_power_durability_uses_full_synchronous(tmp_path: Path) -> None:
 
     async with bus_at(db, T0) as bus:
         assert ["x"] == [m.body for m in await (await bus.get_queue("q")).receive()]
+
+
+# ------------------------------------------------------------------ group commit
+
+
+async def test_power_durability_shares_commits_between_concurrent_calls(tmp_path: Path) -> None:
+    """With durability="power", 50 sends made at once share far fewer commits, and
+    each returns only once its message is in the database."""
+    import anyio
+
+    db = tmp_path / "bus.db"
+    store = SqliteStore(db, durability="power")
+    seen_on_return: list[int] = []
+    async with Bus(clock=VirtualClock(T0), store=store) as bus:
+        queue = await bus.create_queue("q")
+        before = store.commits
+
+        async def send(n: int) -> None:
+            await queue.send(f"m{n}")
+            with sqlite3.connect(db) as reader:
+                seen_on_return.append(
+                    reader.execute(
+                        "SELECT count(*) FROM messages WHERE body = ?", (f"m{n}",)
+                    ).fetchone()[0]
+                )
+
+        async with anyio.create_task_group() as group:
+            for n in range(50):
+                group.start_soon(send, n)
+        commits = store.commits - before
+
+    assert [1] * 50 == seen_on_return
+    assert commits < 10

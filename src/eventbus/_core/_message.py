@@ -59,6 +59,8 @@ class StoredMessage:
     """Extra system attributes: ``MessageGroupId``, ``DeadLetterQueueSourceArn``..."""
     group_id: str | None = None
     """The message group (FIFO queues, and fair standard queues)."""
+    visible_order: int = 0
+    """When it last became visible, as a standard queue counts (its place in line)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,9 @@ class Order(Protocol):
         """Visible messages in delivery order; each must leave VISIBLE before the next."""
         ...
 
+    def restore(self, messages: list[StoredMessage]) -> None:
+        """Index records a durable store kept, as they were."""
+
 
 class StandardOrder:
     """A standard queue's order: messages in the order they became visible.
@@ -53,18 +56,23 @@ class StandardOrder:
     promises only best-effort ordering).
     """
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "_stamp")
 
     def __init__(self) -> None:
         self._entries: deque[tuple[int, StoredMessage]] = deque()
+        self._stamp = 0
 
     def enqueued(self, message: StoredMessage) -> None:
         """Queue a new visible message at the back (delayed ones wait)."""
         if message.state is VISIBLE:
+            self._stamp += 1
+            message.visible_order = self._stamp
             self._entries.append((message.epoch, message))
 
     def became_visible(self, message: StoredMessage, visible: int) -> None:
         """Queue the message at the back; sweep out stale entries if they pile up."""
+        self._stamp += 1
+        message.visible_order = self._stamp
         entries = self._entries
         entries.append((message.epoch, message))
         if len(entries) > 2 * visible + _SWEEP_SLACK:
@@ -74,6 +82,12 @@ class StandardOrder:
 
     def removed(self, message: StoredMessage) -> None:
         """Nothing to do: the message's entry is stale and will be skipped."""
+
+    def restore(self, messages: list[StoredMessage]) -> None:
+        """Line the visible records up in the order they became visible."""
+        visible = sorted((m for m in messages if m.state is VISIBLE), key=lambda m: m.visible_order)
+        self._entries.extend((m.epoch, m) for m in visible)
+        self._stamp = max([self._stamp, *(m.visible_order for m in messages)])
 
     def candidates(self) -> Iterator[StoredMessage]:
         """Visible messages, oldest first."""
@@ -150,6 +164,11 @@ class FifoOrder:
             head = self._head(group_id)
             if head is not None and head.state is VISIBLE:
                 self._mark_ready(head)
+
+    def restore(self, messages: list[StoredMessage]) -> None:
+        """Put the records back in their groups, in send order."""
+        for message in sorted(messages, key=lambda m: m.seq):
+            self.enqueued(message)
 
     def candidates(self) -> Iterator[StoredMessage]:
         """The visible run of the oldest ready group, then of the next, and so on."""

@@ -431,6 +431,8 @@ class QueueMachine:
                 return SendResult(seen[0], prepared.md5_body, prepared.md5_attributes, seen[1])
         message_id = self._ids.message_id()
         self._seq += 1
+        if self.changes is not None:
+            self.changes.queues.add(self.name)  # the arrival counter is durable state
         sequence_number = None
         if self.fifo:
             sequence_number = str(_SEQUENCE_BASE + self._seq)
@@ -713,6 +715,8 @@ class QueueMachine:
         """
         self._advance(now)
         self._seq += 1
+        if self.changes is not None:
+            self.changes.queues.add(self.name)  # the arrival counter is durable state
         system = {**message.system_attributes, "DeadLetterQueueSourceArn": source_arn}
         if self.fifo:
             system["MessageDeduplicationId"] = message.message_id
@@ -956,18 +960,19 @@ class QueueMachine:
         """Take back the arrival counter and last purge (on an empty machine)."""
         self._seq, self._last_purge = seq, last_purge
 
-    def restore_message(self, message: StoredMessage) -> None:
-        """Index a stored record in the state it was kept in; call in ``seq`` order."""
-        self._messages[message.message_id] = message
-        state = message.state
-        self._count[state] += 1
-        if state is DELAYED:
-            self._push(self._delayed, message, DELAYED)
-        elif state is IN_FLIGHT:
-            self._push(self._in_flight, message, IN_FLIGHT)
-        self._order.enqueued(message)
-        heapq.heappush(self._retention, (message.enqueued_at, message.seq, message))
-        self._seq = max(self._seq, message.seq)
+    def restore_messages(self, messages: list[StoredMessage]) -> None:
+        """Index stored records in the states they were kept in (on an empty machine)."""
+        for message in sorted(messages, key=lambda m: m.seq):
+            self._messages[message.message_id] = message
+            state = message.state
+            self._count[state] += 1
+            if state is DELAYED:
+                self._push(self._delayed, message, DELAYED)
+            elif state is IN_FLIGHT:
+                self._push(self._in_flight, message, IN_FLIGHT)
+            heapq.heappush(self._retention, (message.enqueued_at, message.seq, message))
+            self._seq = max(self._seq, message.seq)
+        self._order.restore(messages)
 
     def restore_dedup(
         self, key: tuple[str, str], message_id: str, sequence_number: str, expires_at: float

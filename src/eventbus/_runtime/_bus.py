@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from .._core._broker import Broker
 from .._core._errors import (
@@ -27,6 +28,7 @@ from .._core._settings import QUEUE_INT_ATTRIBUTES, QueueSettings, RedriveAllowR
 from .._models import QueueConfig, TopicConfig
 from .._store._memory import MemoryStore, Store
 from ._clock import Clock, Signal, SystemClock, VirtualClock
+from ._durable import durable
 from ._handles import Queue, Topic
 from ._ids import UuidIds
 from ._log import log_event
@@ -86,11 +88,18 @@ class Bus:
         self._move_tasks: dict[str, MoveTask] = {}
         self._stack: AsyncExitStack | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._commit_due = Signal()
+        self._committed = Signal()
+        self._commit_generation = 0
+        self._group_commit = False
 
     async def __aenter__(self) -> Self:
         self._store.open(self._broker, self.clock.now())
         self._stack = AsyncExitStack()
         self._task_group = await self._stack.enter_async_context(anyio.create_task_group())
+        if self._store.group_commit:
+            self._group_commit = True
+            self.clock.spawn(self._task_group, self._committer)
         from ._move import MoveTask
 
         for record in self._broker.move_tasks():  # resume what was running at a crash
@@ -113,16 +122,35 @@ class Bus:
         try:
             await stack.__aexit__(exc_type, exc, tb)
         finally:
+            self._group_commit = False
             self._commit()
             self._store.close()
 
     def _commit(self) -> None:
-        """Hand the durable changes of the last operation to the store."""
+        """Hand the durable changes made so far to the store."""
         changes = self._broker.changes
         if changes:
             assert changes is not None
             self._store.commit(changes, self._broker)
             changes.clear()
+        self._commit_generation += 1
+        self._committed.notify_all()
+
+    async def _committer(self) -> None:
+        """Group commit: commit whatever the calls made meanwhile have changed."""
+        while True:
+            while not self._broker.changes:
+                await self.clock.wait(self._commit_due)
+            await anyio.lowlevel.checkpoint()  # let calls made at the same time join
+            self._commit()
+
+    async def _durable(self) -> None:
+        """Return once the changes made so far are committed (group commit only)."""
+        if not self._group_commit or not self._broker.changes:
+            return
+        target = self._commit_generation + 1
+        while self._commit_generation < target and self._group_commit:
+            await self.clock.wait(self._committed)
 
     def _start_move_task(self, task: MoveTask) -> None:
         if self._task_group is None:
@@ -132,6 +160,7 @@ class Bus:
         self._move_tasks[task.task_handle] = task
         self.clock.spawn(self._task_group, task._run)
 
+    @durable
     async def cancel_message_move_task(self, task_handle: str) -> int:
         """Cancel a running message move task; returns how many messages it moved.
 
@@ -142,6 +171,11 @@ class Bus:
         record = self._broker.cancel_move_task(task_handle)
         self._after()
         return record.approximate_number_of_messages_moved
+
+    @property
+    def _bus(self) -> Bus:
+        """The bus itself (handles reach theirs by the same name)."""
+        return self
 
     # ------------------------------------------------------------- bookkeeping
 
@@ -165,7 +199,10 @@ class Bus:
     def _after(self) -> None:
         """Log and act on what the core recorded during the last operation."""
         if self._broker.changes:
-            self._commit()
+            if self._group_commit:
+                self._commit_due.notify_all()
+            else:
+                self._commit()
         events = self._broker.events
         if not events:
             self._any_change.notify_all()
@@ -249,7 +286,8 @@ class Bus:
 
     # ------------------------------------------------------------------ queues
 
-    async def create_queue(self, name: str, **attributes: Any) -> Queue:
+    @durable
+    async def create_queue(self, /, name: str, **attributes: Any) -> Queue:
         """Create a queue, or return the existing one if its attributes match.
 
         Attribute keywords are the snake_case AWS names: ``visibility_timeout``
@@ -276,6 +314,7 @@ class Bus:
         """
         return Queue(self, self._broker.queue(name))
 
+    @durable
     async def delete_queue(self, queue: Queue | str) -> None:
         """Delete a queue (a handle, name, URL or ARN) and every message in it.
 
@@ -295,7 +334,8 @@ class Bus:
 
     # ------------------------------------------------------------------ topics
 
-    async def create_topic(self, name: str, **attributes: Any) -> Topic:
+    @durable
+    async def create_topic(self, /, name: str, **attributes: Any) -> Topic:
         """Create a topic, or return the existing one if its attributes match.
 
         Raises:
@@ -315,6 +355,7 @@ class Bus:
         """
         return Topic(self, self._broker.topic(name))
 
+    @durable
     async def delete_topic(self, topic: Topic | str) -> None:
         """Delete a topic and its subscriptions (a missing topic is no error)."""
         self._broker.delete_topic(topic.name if isinstance(topic, Topic) else topic)

@@ -22,6 +22,7 @@ from .._core._message import PeekedMessage, QueueStatistics, ReceivedMessage, Se
 from .._core._names import queue_url
 from .._core._queue import QueueMachine, invalid_value
 from .._core._topic import SubscriptionRecord, TopicMachine
+from ._durable import durable
 from ._move import MoveTask, MoveTaskStatus
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class Queue:
             raise QueueDoesNotExist(f"The specified queue does not exist: {self.name!r}.")
         return self._machine
 
+    @durable
     async def send(
         self,
         body: str,
@@ -106,6 +108,7 @@ class Queue:
         bus._changed(machine, 1)
         return result
 
+    @durable
     async def send_batch(
         self, entries: Sequence[SendBatchEntry | str]
     ) -> BatchResult[SendBatchResultEntry]:
@@ -123,6 +126,7 @@ class Queue:
             self._bus._changed(machine, len(result.successful))
         return result
 
+    @durable
     async def receive(
         self,
         *,
@@ -183,6 +187,7 @@ class Queue:
                 await clock.wait(bus._signal(machine), wake)
                 now = clock.now()
 
+    @durable
     async def delete(self, receipt_handle: str) -> None:
         """Delete the message a receipt handle names (deleting twice succeeds).
 
@@ -193,6 +198,7 @@ class Queue:
         machine.delete(receipt_handle, now=self._bus.clock.now())
         self._bus._after()
 
+    @durable
     async def delete_batch(self, entries: Sequence[DeleteBatchEntry | str]) -> BatchResult[str]:
         """Delete up to 10 messages; a plain ``str`` entry is a receipt handle whose
         entry id is its index."""
@@ -205,6 +211,7 @@ class Queue:
         self._bus._after()
         return result
 
+    @durable
     async def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
         """Hide a received message for ``visibility_timeout`` more seconds (0: now visible).
 
@@ -215,6 +222,7 @@ class Queue:
         machine.change_visibility(receipt_handle, visibility_timeout, now=self._bus.clock.now())
         self._bus._changed(machine)
 
+    @durable
     async def change_visibility_batch(
         self, entries: Sequence[ChangeVisibilityBatchEntry | tuple[str, int]]
     ) -> BatchResult[str]:
@@ -231,6 +239,7 @@ class Queue:
         self._bus._changed(machine)
         return result
 
+    @durable
     async def purge(self) -> int:
         """Delete every message, in flight and delayed included; returns how many.
 
@@ -263,7 +272,8 @@ class Queue:
             "SqsManagedSseEnabled": "true",
         }
 
-    async def set_attributes(self, **attributes: Any) -> None:
+    @durable
+    async def set_attributes(self, /, **attributes: Any) -> None:
         """Change attributes, by the same keywords as ``Bus.create_queue``.
 
         ``redrive_policy=None`` removes the redrive policy.
@@ -291,6 +301,7 @@ class Queue:
         self._bus._after()
         return messages
 
+    @durable
     async def start_message_move_task(
         self,
         *,
@@ -382,6 +393,7 @@ class Subscription:
         self._bus._broker.subscription(self.arn)
         return self._record.attributes()
 
+    @durable
     async def set_filter_policy(
         self, filter_policy: Mapping[str, Any] | str | None, *, scope: str | None = None
     ) -> None:
@@ -398,6 +410,7 @@ class Subscription:
         broker.set_subscription_filter_policy(self._record, filter_policy, scope)
         self._bus._after()
 
+    @durable
     async def set_raw_message_delivery(self, raw_message_delivery: bool) -> None:
         """Switch raw message delivery on or off.
 
@@ -414,6 +427,7 @@ class Subscription:
         """The ARN of the subscription's dead-letter queue (its ``RedrivePolicy``)."""
         return self._record.dead_letter_target_arn
 
+    @durable
     async def set_dead_letter_queue(self, queue: Queue | str | None) -> None:
         """Send deliveries the queue refuses to ``queue`` (None: drop them, the default).
 
@@ -427,6 +441,7 @@ class Subscription:
         broker.set_subscription_dead_letter_queue(topic, record, dlq)
         self._bus._after()
 
+    @durable
     async def unsubscribe(self) -> None:
         """Remove the subscription (again: no error)."""
         self._bus._broker.unsubscribe(self.arn)
@@ -461,6 +476,7 @@ class Topic:
     def _live(self) -> TopicMachine:
         return self._bus._broker.topic(self.name)
 
+    @durable
     async def subscribe(
         self,
         queue: Queue | str,
@@ -504,6 +520,7 @@ class Topic:
         """Every subscription of this topic."""
         return [Subscription(self._bus, r) for r in self._live().subscriptions.values()]
 
+    @durable
     async def publish(
         self,
         message: str,

@@ -16,6 +16,8 @@ class Store(Protocol):
     """
 
     durable: bool
+    group_commit: bool
+    """Commit from a background task, so that concurrent calls share a commit."""
 
     def open(self, broker: Broker, now: float) -> None:
         """Load the kept state into ``broker``."""
@@ -31,6 +33,7 @@ class MemoryStore:
     """Keep nothing beyond the process: the fastest store, and the default."""
 
     durable = False
+    group_commit = False
 
     def open(self, broker: Broker, now: float) -> None:
         """Nothing to load."""

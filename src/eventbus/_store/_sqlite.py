@@ -6,7 +6,9 @@ each operation, and reads it all back when the bus opens. Once a call that chang
 state returns, the change is committed: with ``durability="process"`` (the default:
 WAL journal, ``synchronous=NORMAL``) it survives the process being killed; with
 ``durability="power"`` (``synchronous=FULL``) it also survives losing power, at
-the cost of an fsync per commit. A batch call commits once.
+the cost of an fsync per commit, so with it calls made at the same time share one
+commit (group commit): a background task commits what they changed, and each call
+returns once the commit holding its change is done. A batch call commits once.
 
 One process owns a database at a time: the store takes an exclusive lock on
 ``<path>.lock`` (``fcntl.flock``, so POSIX only) and a second opener gets an error
@@ -51,6 +53,7 @@ CREATE TABLE messages(
     md5_of_attributes TEXT, sent_at REAL NOT NULL, enqueued_at REAL NOT NULL,
     available_at REAL NOT NULL, size INTEGER NOT NULL, receive_count INTEGER NOT NULL,
     first_received_at REAL, received_at REAL, system TEXT, group_id TEXT,
+    visible_order INTEGER NOT NULL,
     PRIMARY KEY (queue, message_id)) WITHOUT ROWID;
 CREATE TABLE dedup(
     queue TEXT NOT NULL, scope TEXT NOT NULL, dedup_id TEXT NOT NULL,
@@ -96,6 +99,9 @@ class SqliteStore:
             raise ValueError(f"durability must be 'process' or 'power', not {durability!r}")
         self.path = Path(path)
         self.durability = durability
+        self.group_commit = durability == "power"
+        self.commits = 0
+        """How many transactions were committed (for tests and benchmarks)."""
         self._con: sqlite3.Connection | None = None
         self._lock: Any = None
         self._subscriptions_written = 0
@@ -202,8 +208,11 @@ class SqliteStore:
             queues[name] = queue
         for name, deleted_at in con.execute("SELECT name, deleted_at FROM deleted_queues"):
             broker.restore_deleted_queue(name, deleted_at)
-        for row in con.execute("SELECT * FROM messages ORDER BY queue, seq"):
-            queues[row[0]].restore_message(_message_from(row))
+        stored: dict[str, list[StoredMessage]] = {name: [] for name in queues}
+        for row in con.execute("SELECT * FROM messages"):
+            stored[row[0]].append(_message_from(row))
+        for name, messages in stored.items():
+            queues[name].restore_messages(messages)
         for queue_name, scope, dedup_id, message_id, number, expires in con.execute(
             "SELECT queue, scope, dedup_id, message_id, sequence_number, expires_at FROM dedup "
             "WHERE expires_at > ? ORDER BY expires_at",
@@ -237,6 +246,7 @@ class SqliteStore:
     def commit(self, changes: Changes, broker: Broker) -> None:
         """Write ``changes`` in one transaction (then the caller clears them)."""
         con = self._require()
+        self.commits += 1
         with _transaction(con):
             for name, deleted_at in changes.removed_queues.items():
                 for table in ("queues", "messages", "dedup"):
@@ -275,7 +285,7 @@ class SqliteStore:
                         saved.append(_message_row(queue_name, message))
             if saved:
                 con.executemany(
-                    f"INSERT OR REPLACE INTO messages VALUES ({', '.join('?' * 17)})", saved
+                    f"INSERT OR REPLACE INTO messages VALUES ({', '.join('?' * 18)})", saved
                 )
             if gone:
                 con.executemany("DELETE FROM messages WHERE queue = ? AND message_id = ?", gone)
@@ -419,6 +429,7 @@ def _message_row(queue: str, m: StoredMessage) -> tuple[Any, ...]:
         m.received_at,
         json.dumps(m.system_attributes) if m.system_attributes else None,
         m.group_id,
+        m.visible_order,
     )
 
 
@@ -441,6 +452,7 @@ def _message_from(row: tuple[Any, ...]) -> StoredMessage:
         received_at,
         system,
         group_id,
+        visible_order,
     ) = row
     return StoredMessage(
         message_id=message_id,
@@ -459,4 +471,5 @@ def _message_from(row: tuple[Any, ...]) -> StoredMessage:
         received_at=received_at,
         system_attributes=json.loads(system) if system else {},
         group_id=group_id,
+        visible_order=visible_order,
     )

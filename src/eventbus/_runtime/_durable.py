@@ -1,0 +1,40 @@
+"""The durability barrier of the public calls."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from ._bus import Bus
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _HasBus(Protocol):
+    @property
+    def _bus(self) -> Bus: ...
+
+
+S = TypeVar("S", bound=_HasBus)
+
+
+def durable(
+    method: Callable[Concatenate[S, P], Awaitable[R]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
+    """Make a call that changes state return only once the change is committed.
+
+    With a store that commits in the background (group commit), the call waits for
+    the commit that holds its change; otherwise the change was committed already and
+    this costs one check.
+    """
+
+    async def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        result = await method(self, *args, **kwargs)
+        await self._bus._durable()
+        return result
+
+    functools.update_wrapper(call, method)
+    return call
