@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from ._errors import InvalidParameter, InvalidParameterValue
@@ -77,3 +78,15 @@ def topic_name_from(reference: str) -> str:
     if reference.startswith("arn:"):
         return reference.rsplit(":", 1)[-1]
     return reference
+
+
+#: Message group and deduplication ids: 1-128 alphanumeric or punctuation characters.
+FIFO_ID = re.compile(r"[!-~]{1,128}")
+
+DEDUPLICATION_INTERVAL = 300.0
+"""How long SQS and SNS FIFO remember a deduplication id, in seconds."""
+
+
+def content_deduplication_id(text: str) -> str:
+    """The deduplication id content-based deduplication derives: SHA-256 of the body."""
+    return hashlib.sha256(text.encode()).hexdigest()

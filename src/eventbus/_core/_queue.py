@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import heapq
-import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from itertools import islice
@@ -82,6 +80,7 @@ from ._message import (
     SendResult,
     StoredMessage,
 )
+from ._names import DEDUPLICATION_INTERVAL, FIFO_ID, content_deduplication_id
 from ._order import FifoOrder, Order, StandardOrder
 from ._settings import MAX_VISIBILITY_TIMEOUT, QueueSettings
 
@@ -109,9 +108,7 @@ LOCAL_SENDER_ID: Final = "AIDAEVENTBUSLOCAL0000"
 
 MAX_DELAY_SECONDS: Final = 900
 PURGE_INTERVAL: Final = 60.0
-DEDUPLICATION_INTERVAL: Final = 300.0
 _SEQUENCE_BASE: Final = 18_849_496_460_467_696_128
-_GROUP_ID = re.compile(r"[!-~]{1,128}")
 _SWEEP_SLACK: Final = 1024
 
 _HeapEntry = tuple[float, int, int, StoredMessage]
@@ -377,7 +374,7 @@ class QueueMachine:
             if self.fifo:
                 raise MissingParameter("The request must contain the parameter MessageGroupId.")
             return None
-        if not isinstance(message_group_id, str) or not _GROUP_ID.fullmatch(message_group_id):
+        if not isinstance(message_group_id, str) or not FIFO_ID.fullmatch(message_group_id):
             raise invalid_value(
                 "MessageGroupId",
                 message_group_id,
@@ -404,8 +401,8 @@ class QueueMachine:
                     "The queue should either have ContentBasedDeduplication enabled or "
                     "MessageDeduplicationId provided explicitly"
                 )
-            dedup_id = hashlib.sha256(body.encode()).hexdigest()
-        elif not isinstance(message_deduplication_id, str) or not _GROUP_ID.fullmatch(
+            dedup_id = content_deduplication_id(body)
+        elif not isinstance(message_deduplication_id, str) or not FIFO_ID.fullmatch(
             message_deduplication_id
         ):
             raise invalid_value(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import deque
@@ -21,12 +20,11 @@ from ._envelope import Envelope, iso_timestamp
 from ._errors import EventBusError, InvalidParameter, ParameterValueInvalid
 from ._filter_policy import FilterPolicy, FilterPolicyScope, compile_filter_policy
 from ._message import EMPTY_ATTRIBUTES
+from ._names import DEDUPLICATION_INTERVAL, FIFO_ID, content_deduplication_id
 from ._settings import TopicSettings
 
 MAX_PUBLISH_BYTES: Final = 262_144
-DEDUPLICATION_INTERVAL: Final = 300.0
 _SEQUENCE_BASE: Final = 10_000_000_000_000_000_000
-_GROUP_ID = re.compile(r"[!-~]{1,128}")
 _SUBJECT_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -210,8 +208,8 @@ class TopicMachine:
                         "ContentBasedDeduplication enabled or MessageDeduplicationId provided "
                         "explicitly"
                     )
-                message_deduplication_id = hashlib.sha256(message.encode()).hexdigest()
-            elif not isinstance(message_deduplication_id, str) or not _GROUP_ID.fullmatch(
+                message_deduplication_id = content_deduplication_id(message)
+            elif not isinstance(message_deduplication_id, str) or not FIFO_ID.fullmatch(
                 message_deduplication_id
             ):
                 raise InvalidParameter(
@@ -219,7 +217,7 @@ class TopicMachine:
                     "punctuation characters"
                 )
         if message_group_id is not None and (
-            not isinstance(message_group_id, str) or not _GROUP_ID.fullmatch(message_group_id)
+            not isinstance(message_group_id, str) or not FIFO_ID.fullmatch(message_group_id)
         ):
             raise InvalidParameter(
                 "Invalid parameter: MessageGroupId Reason: 1-128 alphanumeric or "
