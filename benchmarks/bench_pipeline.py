@@ -23,7 +23,7 @@ import anyio
 from bench_baseline import MiniConsumer, MiniMessage, MiniQueue, MiniTopic
 from bench_harness import BODY, BODY_BYTES, Figure, Sizes, interleave, median, percentile
 
-from eventbus import Bus, Consumer, Topic
+from eventbus import Bus, Consumer, Store, Topic
 
 POLL_SECONDS = 0.0005
 """How often the benchmark looks whether every delivery was handled."""
@@ -92,14 +92,16 @@ async def _eventbus_topology(
 # ------------------------------------------------------------------ 2. throughput
 
 
-async def eventbus_pipeline(publishes: int, *, raw: bool, in_thread: bool) -> float:
+async def eventbus_pipeline(
+    publishes: int, *, raw: bool, in_thread: bool, store: Store | None = None
+) -> float:
     """Deliveries/s through topic -> 2 queues -> 2 consumers (no-op handler)."""
     finish = Finish(2 * publishes)
 
     def handler(event: dict[str, Any], context: Any) -> None:
         finish.tick(len(event["Records"]))
 
-    async with Bus() as bus, AsyncExitStack() as stack:
+    async with Bus(store=store) as bus, AsyncExitStack() as stack:
         topic, _ = await _eventbus_topology(bus, stack, handler, raw=raw, in_thread=in_thread)
         start = time.perf_counter()
         for i in range(publishes):

@@ -11,9 +11,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench_harness import BODY, Figure, Sizes, Stopwatch, interleave, median
+from bench_pipeline import eventbus_pipeline
 from bench_queue import BATCH, api_cycles
 
 from eventbus import Bus, MemoryStore, SqliteStore, Store, VirtualClock
@@ -66,9 +68,26 @@ async def store(sizes: Sizes) -> list[Figure]:
     async def power() -> float:
         return await _ops(sqlite("power"), cycles)
 
+    publishes = max(200, sizes.pipeline_publishes // 2)
+
+    def pipeline(mode: str | None) -> Callable[[], Awaitable[float]]:
+        async def run() -> float:
+            store = MemoryStore() if mode is None else sqlite(mode)
+            return await eventbus_pipeline(publishes, raw=True, in_thread=False, store=store)
+
+        return run
+
     try:
         runs = await interleave(
             [("memory", memory), ("process", process), ("power", power)], sizes.reps
+        )
+        pipelines = await interleave(
+            [
+                ("memory", pipeline(None)),
+                ("process", pipeline("process")),
+                ("power", pipeline("power")),
+            ],
+            sizes.reps,
         )
         stored = sizes.memory_messages
         _fill(directory / "restart.db", stored)
@@ -103,6 +122,20 @@ async def store(sizes: Sizes) -> list[Figure]:
             "higher",
             samples=runs[mode],
             baseline_samples=runs["memory"],
+        )
+        for mode in ("process", "power")
+    ]
+    figures += [
+        Figure(
+            "10",
+            f"pipeline topic->2 queues->consumers on SQLite, durability={mode!r}",
+            median(pipelines[mode]),
+            "deliv/s",
+            "in-memory store",
+            median(pipelines["memory"]),
+            "higher",
+            samples=pipelines[mode],
+            baseline_samples=pipelines["memory"],
         )
         for mode in ("process", "power")
     ]
