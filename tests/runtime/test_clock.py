@@ -361,3 +361,20 @@ async def test_system_clock_wait_returns_on_signal() -> None:
             await done.wait()
 
     assert system.running == 0
+
+
+def test_system_clock_ignores_steps_of_the_wall_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step of the system time after the clock was made does not move its time."""
+    import time as time_module
+
+    from eventbus import SystemClock
+
+    clock = SystemClock()
+    before = clock.now()
+    real_time = time_module.time
+    monkeypatch.setattr(time_module, "time", lambda: real_time() + 3600)
+
+    after = clock.now()
+
+    assert 0 <= after - before < 5
+    assert abs(SystemClock().now() - (real_time() + 3600)) < 5

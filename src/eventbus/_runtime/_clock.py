@@ -220,14 +220,25 @@ class Clock(ABC):
 
 
 class SystemClock(Clock):
-    """The real clock: ``time.time()`` for the time, anyio for the waiting."""
+    """The real clock: epoch time that never jumps, and anyio for the waiting.
+
+    It reads the wall clock once, when created, and counts on from there with the
+    monotonic clock, so a step of the system time (NTP, a manual change) neither
+    lengthens nor cuts short visibility timeouts, delays or long polls while the
+    process runs. Timestamps can therefore drift from the wall clock by as much as
+    the system time was stepped since the clock was created.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._origin = time.time() - time.monotonic()
 
     def now(self) -> float:
-        """The current wall-clock time, in epoch seconds."""
-        return time.time()
+        """The current time, in epoch seconds."""
+        return self._origin + time.monotonic()
 
     async def _park(self, waiter: _Waiter, deadline: float) -> None:
-        with anyio.move_on_after(max(0.0, deadline - time.time())):
+        with anyio.move_on_after(max(0.0, deadline - self.now())):
             await waiter.event.wait()
 
 
