@@ -196,20 +196,18 @@ class FilterPolicy:
         Returns:
             True if the subscription should receive the message.
         """
+        return self.matches_message(PublishedMessage(attributes, body))
+
+    def matches_message(self, message: PublishedMessage) -> bool:
+        """Like :meth:`matches`, on a message whose derived values are shared by every
+        policy it is matched against (the body is parsed once per publish, not once
+        per subscription)."""
         if self._scope == "MessageBody":
-            flat = _flatten_body(body)
+            flat = message.flat_body()
             if flat is None:
                 return False
             return self._root(lambda key: flat.get(key, ()))
-        seen: dict[str, _Values] = {}
-
-        def lookup(key: str) -> _Values:
-            values = seen.get(key)
-            if values is None:
-                values = seen[key] = _attribute_values(attributes.get(key))
-            return values
-
-        return self._root(lookup)
+        return self._root(message.attribute_values)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FilterPolicy):
@@ -221,6 +219,33 @@ class FilterPolicy:
 
     def __repr__(self) -> str:
         return f"FilterPolicy(scope={self._scope!r}, source={self._canonical})"
+
+
+class PublishedMessage:
+    """A published message as filter policies see it, derived lazily and once."""
+
+    __slots__ = ("_attributes", "_body", "_flat", "_parsed", "_values")
+
+    def __init__(self, attributes: Mapping[str, MessageAttributeValue], body: str) -> None:
+        self._attributes = attributes
+        self._body = body
+        self._flat: dict[str, _Values] | None = None
+        self._parsed = False
+        self._values: dict[str, _Values] = {}
+
+    def flat_body(self) -> dict[str, _Values] | None:
+        """Every dotted path of the JSON body with its scalars; None if not an object."""
+        if not self._parsed:
+            self._flat = _flatten_body(self._body)
+            self._parsed = True
+        return self._flat
+
+    def attribute_values(self, key: str) -> _Values:
+        """The values of one message attribute (an array gives each element)."""
+        values = self._values.get(key)
+        if values is None:
+            values = self._values[key] = _attribute_values(self._attributes.get(key))
+        return values
 
 
 def compile_filter_policy(

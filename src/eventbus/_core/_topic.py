@@ -18,7 +18,12 @@ from ._attributes import (
 from ._changes import Changes
 from ._envelope import Envelope, iso_timestamp
 from ._errors import EventBusError, InvalidParameter, ParameterValueInvalid
-from ._filter_policy import FilterPolicy, FilterPolicyScope, compile_filter_policy
+from ._filter_policy import (
+    FilterPolicy,
+    FilterPolicyScope,
+    PublishedMessage,
+    compile_filter_policy,
+)
 from ._message import EMPTY_ATTRIBUTES
 from ._names import DEDUPLICATION_INTERVAL, FIFO_ID, content_deduplication_id
 from ._settings import TopicSettings
@@ -299,9 +304,10 @@ class TopicMachine:
         dedup_id = publication.message_deduplication_id
         envelope: Envelope | None = None
         out: list[Delivery] = []
+        published = PublishedMessage(attributes, message)
         for record in self.subscriptions.values():
             policy = record.filter_policy
-            if policy is not None and not policy.matches(attributes, message):
+            if policy is not None and not policy.matches_message(published):
                 continue
             if record.raw_message_delivery:
                 out.append(Delivery(record, message, attributes, group_id, dedup_id))
