@@ -227,8 +227,11 @@ class QueueMachine:
     def _reset(self) -> None:
         self._messages: dict[str, StoredMessage] = {}
         self._order: Order = FifoOrder() if self.fifo else StandardOrder()
-        self._dedup: dict[tuple[str, str], tuple[str, str]] = {}
-        self._dedup_expiry: deque[tuple[float, tuple[str, str]]] = deque()
+        # Deduplication history, as plain strings ("scope\0id" -> "message id\0sequence
+        # number"): strings are not tracked by the cyclic garbage collector, so a long
+        # history does not make every collection slower.
+        self._dedup: dict[str, str] = {}
+        self._dedup_expiry: deque[tuple[float, str]] = deque()
         self._delayed: list[_HeapEntry] = []
         self._in_flight: list[_HeapEntry] = []
         self._retention: list[tuple[float, int, StoredMessage]] = []
@@ -417,15 +420,20 @@ class QueueMachine:
         return scope, dedup_id
 
     def _enqueue(self, prepared: _Prepared, now: float) -> SendResult:
-        key = prepared.dedup_key
-        if key is not None:
+        dedup_key = prepared.dedup_key
+        key = None
+        if dedup_key is not None:
+            key = "\0".join(dedup_key)
             expiry = self._dedup_expiry
             while expiry and expiry[0][0] <= now:
                 _, old = expiry.popleft()
                 self._dedup.pop(old, None)
             seen = self._dedup.get(key)
             if seen is not None:  # accepted, not delivered again
-                return SendResult(seen[0], prepared.md5_body, prepared.md5_attributes, seen[1])
+                first_id, first_number = seen.split("\0")
+                return SendResult(
+                    first_id, prepared.md5_body, prepared.md5_attributes, first_number or None
+                )
         message_id = self._ids.message_id()
         self._seq += 1
         if self.changes is not None:
@@ -434,14 +442,14 @@ class QueueMachine:
         if self.fifo:
             sequence_number = str(_SEQUENCE_BASE + self._seq)
             prepared.system = {**(prepared.system or {}), "SequenceNumber": sequence_number}
-        if key is not None:
-            self._dedup[key] = (message_id, sequence_number or "")
+        if key is not None and dedup_key is not None:
+            self._dedup[key] = f"{message_id}\0{sequence_number or ''}"
             self._dedup_expiry.append((now + DEDUPLICATION_INTERVAL, key))
             if self.changes is not None:
                 self.changes.dedup.append(
                     (
                         self.name,
-                        *key,
+                        *dedup_key,
                         message_id,
                         sequence_number or "",
                         now + DEDUPLICATION_INTERVAL,
@@ -975,8 +983,9 @@ class QueueMachine:
         self, key: tuple[str, str], message_id: str, sequence_number: str, expires_at: float
     ) -> None:
         """Take back a deduplication entry; call in ``expires_at`` order."""
-        self._dedup[key] = (message_id, sequence_number)
-        self._dedup_expiry.append((expires_at, key))
+        joined = "\0".join(key)
+        self._dedup[joined] = f"{message_id}\0{sequence_number}"
+        self._dedup_expiry.append((expires_at, joined))
 
     def check_invariants(self) -> None:
         """Assert that the counters agree with the records (for tests)."""
