@@ -111,9 +111,9 @@ class Broker:
             trace=self.trace,
             created_at=created_at,
             uid=uid,
+            changes=self.changes,
         )
         queue.last_modified_at = last_modified_at
-        queue.changes = self.changes
         self._queues[name] = queue
         return queue
 
@@ -174,10 +174,10 @@ class Broker:
             events=self.events,
             trace=self.trace,
             created_at=now,
+            changes=self.changes,
         )
         self._queues[name] = queue
         self._deleted_at.pop(name, None)
-        queue.changes = self.changes
         if self.changes is not None:
             self.changes.queues.add(name)
         return queue

@@ -56,23 +56,28 @@ class StandardOrder:
     promises only best-effort ordering).
     """
 
-    __slots__ = ("_entries", "_stamp")
+    __slots__ = ("_entries", "_stamp", "_stamping")
 
-    def __init__(self) -> None:
+    def __init__(self, *, stamp: bool = False) -> None:
         self._entries: deque[tuple[int, StoredMessage]] = deque()
         self._stamp = 0
+        self._stamping = stamp
+        """Record each message's place in line on it, for a durable store to keep
+        (off without one: it costs an int per message)."""
 
     def enqueued(self, message: StoredMessage) -> None:
         """Queue a new visible message at the back (delayed ones wait)."""
         if message.state is VISIBLE:
-            self._stamp += 1
-            message.visible_order = self._stamp
+            if self._stamping:
+                self._stamp += 1
+                message.visible_order = self._stamp
             self._entries.append((message.epoch, message))
 
     def became_visible(self, message: StoredMessage, visible: int) -> None:
         """Queue the message at the back; sweep out stale entries if they pile up."""
-        self._stamp += 1
-        message.visible_order = self._stamp
+        if self._stamping:
+            self._stamp += 1
+            message.visible_order = self._stamp
         entries = self._entries
         entries.append((message.epoch, message))
         if len(entries) > 2 * visible + _SWEEP_SLACK:

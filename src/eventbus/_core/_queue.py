@@ -205,6 +205,7 @@ class QueueMachine:
         trace: bool = False,
         created_at: float = 0.0,
         uid: str | None = None,
+        changes: Changes | None = None,
     ) -> None:
         self.name = name
         self.arn = arn
@@ -220,13 +221,15 @@ class QueueMachine:
         self._sent = self._received = self._redelivered = self._purged = 0
         self._finished = {DELETED: 0, DEAD_LETTERED: 0, EXPIRED: 0}
         self.fifo = settings.fifo_queue
-        self.changes: Changes | None = None
+        self.changes = changes
         """Where durable changes are recorded (None with the in-memory store)."""
         self._reset()
 
     def _reset(self) -> None:
         self._messages: dict[str, StoredMessage] = {}
-        self._order: Order = FifoOrder() if self.fifo else StandardOrder()
+        self._order: Order = (
+            FifoOrder() if self.fifo else StandardOrder(stamp=self.changes is not None)
+        )
         # Deduplication history, as plain strings ("scope\0id" -> "message id\0sequence
         # number"): strings are not tracked by the cyclic garbage collector, so a long
         # history does not make every collection slower.
