@@ -459,3 +459,50 @@ async def test_cancelled_long_poll_takes_nothing(bus: Bus, clock: VirtualClock) 
     await queue.send("after")
     stats = await queue.statistics()
     assert (stats.visible, stats.received) == (1, 0)
+
+
+async def test_a_burst_wakes_one_long_poller_that_takes_it_all(
+    bus: Bus, clock: VirtualClock
+) -> None:
+    """Ten sends in a row wake one of several parked long polls, which gets all ten;
+    the others wake at the end of their wait with nothing."""
+    queue = await bus.create_queue("q")
+    results: list[int] = []
+
+    async def poll() -> None:
+        results.append(len(await queue.receive(max_messages=10, wait_time_seconds=20)))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(poll)
+        await clock.wait_settled()
+        for n in range(10):
+            await queue.send(f"m{n}")
+        await clock.wait_settled()
+        taken_at_once = sorted(results)
+        await clock.advance(20)
+
+    assert [10] == taken_at_once
+    assert [0, 0, 10] == sorted(results)
+
+
+async def test_a_poller_that_leaves_messages_wakes_the_next(bus: Bus, clock: VirtualClock) -> None:
+    """Long polls taking one message each pass the wake-up on until all are taken."""
+    queue = await bus.create_queue("q")
+    bodies: list[str] = []
+
+    async def poll() -> None:
+        bodies.extend(m.body for m in await queue.receive(max_messages=1, wait_time_seconds=20))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(poll)
+        await clock.wait_settled()
+        for n in range(3):
+            await queue.send(f"m{n}")
+        await clock.wait_settled()
+        at_once = sorted(bodies)
+        group.cancel_scope.cancel()
+
+    assert ["m0", "m1", "m2"] == at_once
+    assert 0 == clock.now() - 1_767_225_600.0

@@ -999,6 +999,11 @@ class QueueMachine:
         assert tally == self._count, (tally, self._count)
 
     @property
+    def visible_count(self) -> int:
+        """Messages visible as of the last operation (no time is applied)."""
+        return self._count[VISIBLE]
+
+    @property
     def message_count(self) -> int:
         """How many live messages the queue holds (any state)."""
         return len(self._messages)

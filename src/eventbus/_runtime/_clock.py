@@ -41,12 +41,14 @@ DEFAULT_VIRTUAL_START = 1_767_225_600.0
 class _Waiter:
     """One parked task: woken by its signal, its deadline or cancellation."""
 
-    __slots__ = ("clock", "event", "woken")
+    __slots__ = ("clock", "event", "signalled", "woken")
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.event = anyio.Event()
         self.woken = False
+        self.signalled: Signal | None = None
+        """The signal that woke it, until it has resumed."""
 
     def wake(self) -> None:
         if not self.woken:
@@ -62,29 +64,40 @@ class Signal:
     :meth:`notify_all` wakes the tasks waiting at that moment.
     """
 
-    __slots__ = ("_waiters",)
+    __slots__ = ("_waiters", "woken")
 
     def __init__(self) -> None:
         self._waiters: dict[_Waiter, None] = {}
+        self.woken = 0
+        """Tasks this signal woke that have not resumed yet."""
+
+    def _wake(self, waiter: _Waiter) -> None:
+        if not waiter.woken:
+            waiter.signalled = self
+            self.woken += 1
+            waiter.wake()
 
     def notify_all(self) -> None:
         """Wake every task waiting on this signal now."""
         if self._waiters:
             waiters, self._waiters = self._waiters, {}
             for waiter in waiters:
-                waiter.wake()
+                self._wake(waiter)
 
     def notify(self, count: int = 1) -> None:
         """Wake up to ``count`` of the waiting tasks, longest waiting first.
 
-        A woken task that is cancelled before it could act passes the wake-up on,
-        so none is lost.
+        Tasks woken earlier that have not resumed yet count toward ``count``: a
+        receiver that has yet to run will find the new messages too (and wakes the
+        next one if it leaves some). A woken task that is cancelled before it could
+        act passes the wake-up on, so none is lost.
         """
+        count -= self.woken
         waiters = self._waiters
         while waiters and count > 0:
             waiter = next(iter(waiters))
             del waiters[waiter]
-            waiter.wake()
+            self._wake(waiter)
             count -= 1
 
 
@@ -176,13 +189,18 @@ class Clock(ABC):
             signal._waiters[waiter] = None
         self._running -= 1
         self._check_settled()
+        cancelled = False
         try:
             await self._park(waiter, math.inf if deadline is None else deadline)
         except BaseException:
-            if waiter.woken and signal is not None:
-                signal.notify(1)  # we were woken but cannot act: pass it on
+            cancelled = True
             raise
         finally:
+            if waiter.signalled is not None:
+                waiter.signalled.woken -= 1
+                waiter.signalled = None
+                if cancelled and signal is not None:
+                    signal.notify(1)  # we were woken but cannot act: pass it on
             if not waiter.woken:  # the deadline passed, or we were cancelled
                 waiter.woken = True
                 self._running += 1

@@ -178,7 +178,11 @@ class Queue:
                     visibility_timeout=visibility_timeout,
                 )
                 bus._after()
-                if messages or now >= end:
+                if messages:
+                    if machine.visible_count:  # leave the rest to the next long poller
+                        bus._notify(machine, 1)
+                    return messages
+                if now >= end:
                     return messages
                 wake = end
                 deadline = machine.next_deadline()
