@@ -24,8 +24,6 @@ exact whenever it is observed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import heapq
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -752,19 +750,23 @@ class QueueMachine:
     # ------------------------------------------------------------ receipt handles
 
     def _make_handle(self, message: StoredMessage) -> str:
-        raw = f"{self._uid}/{message.message_id}/{message.receive_count}/{self._ids.token()}"
-        return base64.urlsafe_b64encode(raw.encode()).decode()
+        """A new handle: this queue's identity, a random token, the message, the receive.
+
+        Opaque to users, as AWS's are; it names the message and the receive, so the
+        queue keeps no index of handles.
+        """
+        token = self._ids.token()
+        return f"{self._uid}{token}:{message.message_id}:{message.receive_count}"
 
     def _parse_handle(self, handle: object) -> tuple[str, int]:
         """The message id and receive number a handle names; raise if it is not ours."""
         uid, message_id, number = "", "", 0
         if isinstance(handle, str):
             try:
-                uid, message_id, count, _ = (
-                    base64.urlsafe_b64decode(handle.encode("ascii")).decode().split("/")
-                )
+                prefix, message_id, count = handle.split(":")
                 number = int(count)
-            except (ValueError, UnicodeError, binascii.Error):
+                uid = prefix[: len(self._uid)]
+            except ValueError:
                 uid = ""
         if uid != self._uid:
             raise ReceiptHandleIsInvalid(
