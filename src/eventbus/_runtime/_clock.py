@@ -97,8 +97,9 @@ class Signal:
         while waiters and count > 0:
             waiter = next(iter(waiters))
             del waiters[waiter]
-            self._wake(waiter)
-            count -= 1
+            if not waiter.woken:  # one woken by its deadline is on its way already
+                self._wake(waiter)
+                count -= 1
 
 
 class Clock(ABC):
