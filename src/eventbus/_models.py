@@ -25,17 +25,11 @@ from ._core._errors import (
     InvalidParameter,
     InvalidParameterValue,
 )
-from ._core._settings import QUEUE_INT_ATTRIBUTES, TopicSettings
+from ._core._settings import QUEUE_AWS_NAMES, QUEUE_INT_ATTRIBUTES, TopicSettings
 
-_QUEUE_AWS_NAMES = {key: aws for key, (aws, *_) in QUEUE_INT_ATTRIBUTES.items()} | {
-    "redrive_policy": "RedrivePolicy",
-    "redrive_allow_policy": "RedriveAllowPolicy",
+_QUEUE_AWS_NAMES = QUEUE_AWS_NAMES | {
     "redrive_permission": "redrivePermission",
     "source_queues": "sourceQueueArns",
-    "fifo_queue": "FifoQueue",
-    "content_based_deduplication": "ContentBasedDeduplication",
-    "deduplication_scope": "DeduplicationScope",
-    "fifo_throughput_limit": "FifoThroughputLimit",
     "dead_letter_queue": "deadLetterTargetArn",
     "max_receive_count": "maxReceiveCount",
     "fifo_topic": "FifoTopic",

@@ -44,18 +44,10 @@ from ._names import (
     topic_name_from,
 )
 from ._queue import QueueMachine
-from ._settings import QUEUE_INT_ATTRIBUTES, QueueSettings, TopicSettings
+from ._settings import QUEUE_AWS_NAMES, QueueSettings, TopicSettings
 from ._topic import Delivery, SubscriptionRecord, TopicMachine, compile_policy
 
 QUEUE_RECREATE_DELAY = 60.0
-
-_AWS_NAMES = {key: aws for key, (aws, *_) in QUEUE_INT_ATTRIBUTES.items()} | {
-    "redrive_policy": "RedrivePolicy",
-    "fifo_queue": "FifoQueue",
-    "content_based_deduplication": "ContentBasedDeduplication",
-    "deduplication_scope": "DeduplicationScope",
-    "fifo_throughput_limit": "FifoThroughputLimit",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +149,7 @@ class Broker:
                 return existing
             raise QueueAlreadyExists(
                 "A queue already exists with the same name and a different value for "
-                f"attribute {_AWS_NAMES[different]}"
+                f"attribute {QUEUE_AWS_NAMES[different]}"
             )
         deleted_at = self._deleted_at.get(name)
         if deleted_at is not None and now - deleted_at < QUEUE_RECREATE_DELAY:
@@ -186,13 +178,13 @@ class Broker:
         policy = settings.redrive_policy
         if policy is None:
             return
-        target = self._queues.get(queue_name_from(policy.dead_letter_target_arn))
+        target = self.queue_by_arn(policy.dead_letter_target_arn)
         if target is not None and target.name == name:
             raise InvalidParameterValue(
                 f"Value {policy.to_json()} for parameter RedrivePolicy is invalid. Reason: "
                 "a queue cannot be its own dead-letter queue."
             )
-        if target is None or target.arn != policy.dead_letter_target_arn:
+        if target is None:
             raise InvalidParameterValue(
                 f"Value {policy.to_json()} for parameter RedrivePolicy is invalid. "
                 "Reason: Dead letter target does not exist."
@@ -268,12 +260,7 @@ class Broker:
     def dead_letter_queue_of(self, queue: QueueMachine) -> QueueMachine | None:
         """The queue's dead-letter queue, if it has a redrive policy and the DLQ exists."""
         policy = queue.settings.redrive_policy
-        if policy is None:
-            return None
-        target = self._queues.get(queue_name_from(policy.dead_letter_target_arn))
-        if target is None or target.arn != policy.dead_letter_target_arn:
-            return None
-        return target
+        return None if policy is None else self.queue_by_arn(policy.dead_letter_target_arn)
 
     def receive(
         self,
@@ -621,9 +608,9 @@ class Broker:
             publication, message_id=message_id, sequence_number=sequence_number, now=now
         ):
             record = delivery.subscription
-            queue = self._queues.get(queue_name_from(record.endpoint))
+            queue = self.queue_by_arn(record.endpoint)
             try:
-                if queue is None or queue.arn != record.endpoint:
+                if queue is None:
                     raise QueueDoesNotExist("The specified queue does not exist.")
                 to_fifo = queue.settings.fifo_queue
                 queue.send(

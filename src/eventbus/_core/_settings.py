@@ -16,6 +16,18 @@ QUEUE_INT_ATTRIBUTES: Final[dict[str, tuple[str, int, int, int]]] = {
     "receive_message_wait_time_seconds": ("ReceiveMessageWaitTimeSeconds", 0, 20, 0),
 }
 
+#: Every settable queue attribute: snake_case keyword -> AWS attribute name.
+QUEUE_AWS_NAMES: Final[dict[str, str]] = {
+    key: aws for key, (aws, *_) in QUEUE_INT_ATTRIBUTES.items()
+} | {
+    "redrive_policy": "RedrivePolicy",
+    "redrive_allow_policy": "RedriveAllowPolicy",
+    "fifo_queue": "FifoQueue",
+    "content_based_deduplication": "ContentBasedDeduplication",
+    "deduplication_scope": "DeduplicationScope",
+    "fifo_throughput_limit": "FifoThroughputLimit",
+}
+
 MAX_RECEIVE_COUNT_RANGE: Final = (1, 1_000)
 MAX_VISIBILITY_TIMEOUT: Final = 43_200
 

@@ -27,7 +27,7 @@ import functools
 import inspect
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
@@ -526,12 +526,8 @@ class Consumer:
         else:
             result = handler(event, context)
         if inspect.isawaitable(result):
-            result = await _await(result)
+            result = await result
         return result
-
-
-async def _await(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
 
 
 def _record_size(message: ReceivedMessage) -> int:
