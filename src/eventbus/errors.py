@@ -26,6 +26,7 @@ from ._core._errors import QueueDoesNotExist as QueueDoesNotExist
 from ._core._errors import ReceiptHandleIsInvalid as ReceiptHandleIsInvalid
 from ._core._errors import ResourceNotFoundException as ResourceNotFoundException
 from ._core._errors import TooManyEntriesInBatchRequest as TooManyEntriesInBatchRequest
+from ._core._errors import UnsupportedOperation as UnsupportedOperation
 from ._runtime._bus import NotIdle as NotIdle
 
 __all__ = [
@@ -51,4 +52,5 @@ __all__ = [
     "ReceiptHandleIsInvalid",
     "ResourceNotFoundException",
     "TooManyEntriesInBatchRequest",
+    "UnsupportedOperation",
 ]

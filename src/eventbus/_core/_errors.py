@@ -152,3 +152,9 @@ class InvalidParameterValueException(EventBusError):
     """Raised when a consumer (Lambda event source mapping) option is invalid."""
 
     code = "InvalidParameterValueException"
+
+
+class UnsupportedOperation(EventBusError):
+    """Raised for an operation the queue's backend does not offer."""
+
+    code = "UnsupportedOperation"

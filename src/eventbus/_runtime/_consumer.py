@@ -54,6 +54,8 @@ LONG_POLL_SECONDS = 20
 MIN_POLLERS = 5
 MAX_POLLERS = 1_000
 SCALE_UP_PER_MINUTE = 300
+RELEASE_TIMEOUT = 10
+"""How long (seconds) returning unhandled messages to a remote queue may take."""
 
 _FAILED_ALL = None
 
@@ -158,12 +160,11 @@ class Consumer:
             raise InvalidParameterValueException(
                 f"Function timeout must be from 1 to 900 seconds, not {function_timeout!r}."
             )
-        settings = queue._live().settings
-        if settings.fifo_queue and batch_size > 10:
+        if queue.fifo and batch_size > 10:
             raise InvalidParameterValueException(
                 f"BatchSize must be from 1 to 10 for a FIFO queue, not {batch_size}."
             )
-        visibility = settings.visibility_timeout
+        visibility = queue._visibility_timeout()
         if function_timeout > visibility:
             raise InvalidParameterValueException(
                 f"Queue visibility timeout: {visibility} seconds is less than Function "
@@ -275,16 +276,14 @@ class Consumer:
         self._pollers += 1
         self.bus.clock.spawn(self._task_group, self._poll)
 
-    def _maybe_scale_up(self) -> None:
+    async def _maybe_scale_up(self) -> None:
         if self._stopping or self._pollers >= self._max_pollers:
             return
         if self._busy_pollers < self._pollers:
             return
-        bus = self.bus
-        now = bus.clock.now()
-        machine = self.queue._machine
-        if not bus._broker.has_queue(machine) or not machine.counts(now=now).visible:
+        if not await self.queue._has_backlog():
             return
+        now = self.bus.clock.now()
         spawned = self._spawned_at
         while spawned and spawned[0] <= now - 60:
             spawned.popleft()
@@ -314,14 +313,14 @@ class Consumer:
                     holding = True
                     if self._stopping:
                         continue
-                    self._maybe_scale_up()
+                    await self._maybe_scale_up()
                     succeeded = await self._invoke(batch)
                     batch = []
                 finally:
                     if holding:
                         self._busy_pollers -= 1
                     if batch:  # never handed over, or the invocation was cancelled
-                        self._release(batch)
+                        await self._release(batch)
                 if (
                     not succeeded
                     and not self.report_batch_item_failures
@@ -342,7 +341,7 @@ class Consumer:
         first = await queue.receive(
             max_messages=min(10, self.batch_size), wait_time_seconds=LONG_POLL_SECONDS
         )
-        payload = self._admit(first, batch, 0)
+        payload = await self._admit(first, batch, 0)
         window = self.maximum_batching_window
         if not batch or window <= 0:
             return
@@ -356,9 +355,9 @@ class Consumer:
                 max_messages=min(10, self.batch_size - len(batch)),
                 wait_time_seconds=min(LONG_POLL_SECONDS, remaining),
             )
-            payload = self._admit(more, batch, payload)
+            payload = await self._admit(more, batch, payload)
 
-    def _admit(
+    async def _admit(
         self, messages: list[ReceivedMessage], batch: list[ReceivedMessage], payload: int
     ) -> int:
         """Add ``messages`` to ``batch`` while the payload stays within the limit.
@@ -370,25 +369,30 @@ class Consumer:
         for index, message in enumerate(messages):
             size = _record_size(message)
             if batch and payload + size > MAX_PAYLOAD_BYTES:
-                self._release(messages[index:])
+                await self._release(messages[index:])
                 return MAX_PAYLOAD_BYTES
             payload += size
             batch.append(message)
         return payload
 
-    def _release(self, messages: list[ReceivedMessage]) -> None:
-        """Make messages visible again at once (sync: safe in a cancelled finally)."""
-        bus = self.bus
-        machine = self.queue._machine
-        if not bus._broker.has_queue(machine):
-            return
-        now = bus.clock.now()
-        for message in messages:
+    async def _release(self, messages: list[ReceivedMessage]) -> None:
+        """Make messages visible again at once, even when cancelled.
+
+        Shielded, and bounded by ``RELEASE_TIMEOUT`` seconds for a remote backend;
+        a message that could not be released comes back after its visibility
+        timeout anyway.
+        """
+        with anyio.move_on_after(RELEASE_TIMEOUT, shield=True):
             try:
-                machine.change_visibility(message.receipt_handle, 0, now=now)
-            except EventBusError:
-                continue
-        bus._changed(machine)
+                await self.queue._release_received([m.receipt_handle for m in messages])
+            except EventBusError as error:
+                logger.warning(
+                    "consumer.release_failed",
+                    queue=self.queue.name,
+                    code=error.code,
+                    reason=error.message,
+                    messages=len(messages),
+                )
 
     # ------------------------------------------------------------- invoking
 
@@ -404,7 +408,7 @@ class Consumer:
             context = LambdaContext(
                 function_name=self.function_name,
                 region=bus.region,
-                request_id=bus._broker.ids.message_id(),
+                request_id=bus.backend.request_id(),
                 memory_limit_in_mb=self.memory_limit_in_mb,
                 deadline=deadline,
                 now=clock.now,
@@ -443,36 +447,31 @@ class Consumer:
                     )
             else:
                 failed = set()
-            if failed and self.queue._machine.fifo:
+            if failed and self.queue.fifo:
                 failed = _fail_rest_of_groups(batch, failed)
-            self._settle(batch, failed)
+            await self._settle(batch, failed)
             return failed is not _FAILED_ALL
         finally:
             self._running_batches -= 1
             self._batch_done.notify_all()
 
-    def _settle(self, batch: list[ReceivedMessage], failed: set[str] | None) -> None:
-        bus = self.bus
-        machine = self.queue._machine
+    async def _settle(self, batch: list[ReceivedMessage], failed: set[str] | None) -> None:
+        """Delete the messages the invocation handled; count the rest as failed."""
         if failed is _FAILED_ALL:
             self._failures += 1
             self._failed_messages += len(batch)
             return
         self._successes += 1
-        if not bus._broker.has_queue(machine):
+        handles = [m.receipt_handle for m in batch if m.message_id not in failed]
+        self._failed_messages += len(batch) - len(handles)
+        if not handles:
             return
-        now = bus.clock.now()
-        for message in batch:
-            if message.message_id in failed:
-                self._failed_messages += 1
-                continue
-            try:
-                machine.delete(message.receipt_handle, now=now)
-            except EventBusError:  # a FIFO handle that expired: it will come back
-                self._failed_messages += 1
-                continue
-            self._deleted += 1
-        bus._after()
+        try:
+            refused = len(await self.queue._delete_received(handles))
+        except EventBusError:  # the queue is gone: nothing was deleted
+            refused = len(handles)
+        self._failed_messages += refused  # an expired FIFO handle: it will come back
+        self._deleted += len(handles) - refused
 
     async def _call_with_timeout(
         self, event: dict[str, Any], context: LambdaContext, deadline: float

@@ -7,18 +7,18 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from ._bus import Bus
+    from ._local import LocalBackend
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class _HasBus(Protocol):
+class _HasLocal(Protocol):
     @property
-    def _bus(self) -> Bus: ...
+    def _local(self) -> LocalBackend: ...
 
 
-S = TypeVar("S", bound=_HasBus)
+S = TypeVar("S", bound=_HasLocal)
 
 
 def durable(
@@ -33,7 +33,7 @@ def durable(
 
     async def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         result = await method(self, *args, **kwargs)
-        await self._bus._durable()
+        await self._local._durable()
         return result
 
     functools.update_wrapper(call, method)

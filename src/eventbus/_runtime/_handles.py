@@ -1,12 +1,18 @@
-"""Queue, Topic and Subscription: the handles a Bus hands out.
+"""Queue, Topic and Subscription: the handles a Bus hands out, whatever its backend.
+
+These are abstract: the local backend implements them with the core
+(``_local_handles``), the AWS backend with SNS and SQS calls (``eventbus.aws``).
+User code and the :class:`~eventbus.Consumer` see only what is declared here, so
+they run unchanged on either.
 
 Every operation is async, because a durable or remote backend does I/O behind the
-same names; on the local backend only ``receive`` (long polling) ever waits.
+same names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import abc
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,16 +23,11 @@ from .._core._batch import (
     SendBatchEntry,
     SendBatchResultEntry,
 )
-from .._core._errors import InvalidParameter, QueueDoesNotExist
+from .._core._errors import UnsupportedOperation
 from .._core._message import PeekedMessage, QueueStatistics, ReceivedMessage, SendResult
-from .._core._names import queue_url
-from .._core._queue import QueueMachine, invalid_value
-from .._core._topic import SubscriptionRecord, TopicMachine
-from ._durable import durable
-from ._move import MoveTask, MoveTaskStatus
 
 if TYPE_CHECKING:
-    from ._bus import Bus
+    from ._move import MoveTask, MoveTaskStatus
 
 MAX_WAIT_TIME_SECONDS = 20
 
@@ -39,39 +40,30 @@ class PublishResult:
     sequence_number: str | None = None
 
 
-class Queue:
-    """A handle on one SQS queue of a bus.
+class Queue(abc.ABC):
+    """A handle on one SQS queue.
 
     Attributes:
         name: the queue's name.
-        url: its URL (AWS's format, with the local account id).
+        url: its URL.
         arn: its ARN.
     """
 
-    __slots__ = ("_bus", "_machine", "arn", "name", "url")
+    __slots__ = ()
 
-    def __init__(self, bus: Bus, machine: QueueMachine) -> None:
-        self._bus = bus
-        self._machine = machine
-        self.name = machine.name
-        self.arn = machine.arn
-        self.url = queue_url(bus.region, machine.name)
+    name: str
+    url: str
+    arn: str
 
     def __repr__(self) -> str:
-        return f"<Queue {self.name}>"
+        return f"<{type(self).__name__} {self.name}>"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Queue) and other._machine is self._machine
+    @property
+    def fifo(self) -> bool:
+        """Whether this is a FIFO queue (its name ends in ``.fifo``)."""
+        return self.name.endswith(".fifo")
 
-    def __hash__(self) -> int:
-        return id(self._machine)
-
-    def _live(self) -> QueueMachine:
-        if not self._bus._broker.has_queue(self._machine):
-            raise QueueDoesNotExist(f"The specified queue does not exist: {self.name!r}.")
-        return self._machine
-
-    @durable
+    @abc.abstractmethod
     async def send(
         self,
         body: str,
@@ -95,20 +87,8 @@ class Queue:
             EventBusError: ``MissingParameter``, ``InvalidMessageContents`` or
                 ``InvalidParameterValue``; nothing was sent.
         """
-        machine = self._live()
-        bus = self._bus
-        result = machine.send(
-            body,
-            now=bus.clock.now(),
-            message_attributes=message_attributes,
-            delay_seconds=delay_seconds,
-            message_group_id=message_group_id,
-            message_deduplication_id=message_deduplication_id,
-        )
-        bus._changed(machine, 1)
-        return result
 
-    @durable
+    @abc.abstractmethod
     async def send_batch(
         self, entries: Sequence[SendBatchEntry | str]
     ) -> BatchResult[SendBatchResultEntry]:
@@ -116,17 +96,8 @@ class Queue:
 
         A plain ``str`` entry is a body whose entry id is its index in ``entries``.
         """
-        machine = self._live()
-        items = [
-            SendBatchEntry(str(index), entry) if isinstance(entry, str) else entry
-            for index, entry in enumerate(entries)
-        ]
-        result = machine.send_batch(items, now=self._bus.clock.now())
-        if result.successful:
-            self._bus._changed(machine, len(result.successful))
-        return result
 
-    @durable
+    @abc.abstractmethod
     async def receive(
         self,
         *,
@@ -136,10 +107,10 @@ class Queue:
     ) -> list[ReceivedMessage]:
         """Receive up to ``max_messages`` messages, waiting up to ``wait_time_seconds``.
 
-        A short poll (wait 0) returns every available message up to
-        ``max_messages`` at once (SQS may return fewer; we are deterministic). A long
-        poll returns as soon as at least one message is available, or an empty list
-        when the wait ends.
+        A long poll returns as soon as at least one message is available, or an
+        empty list when the wait ends. The local backend answers a short poll (wait
+        0) with every available message up to ``max_messages``; SQS may return
+        fewer.
 
         Args:
             max_messages: 1-10.
@@ -151,132 +122,59 @@ class Queue:
             EventBusError: ``InvalidParameterValue`` for an argument out of range,
                 ``QueueDoesNotExist`` if the queue was deleted.
         """
-        machine = self._live()
-        bus = self._bus
-        wait = (
-            machine.settings.receive_message_wait_time_seconds
-            if wait_time_seconds is None
-            else wait_time_seconds
-        )
-        if (
-            not isinstance(wait, int | float)
-            or isinstance(wait, bool)
-            or not 0 <= wait <= MAX_WAIT_TIME_SECONDS
-        ):
-            raise invalid_value("WaitTimeSeconds", wait, "Must be >= 0 and <= 20, if provided.")
-        clock = bus.clock
-        broker = bus._broker
-        with clock.busy():
-            now = clock.now()
-            end = now + wait
-            while True:
-                machine = self._live()
-                messages = broker.receive(
-                    machine,
-                    now=now,
-                    max_messages=max_messages,
-                    visibility_timeout=visibility_timeout,
-                )
-                bus._after()
-                if messages:
-                    if machine.visible_count:  # leave the rest to the next long poller
-                        bus._notify(machine, 1)
-                    return messages
-                if now >= end:
-                    return messages
-                wake = end
-                deadline = machine.next_deadline()
-                if deadline is not None and deadline < wake:
-                    wake = deadline
-                await clock.wait(bus._signal(machine), wake)
-                now = clock.now()
 
-    @durable
+    @abc.abstractmethod
     async def delete(self, receipt_handle: str) -> None:
         """Delete the message a receipt handle names (deleting twice succeeds).
 
         Raises:
             EventBusError: ``ReceiptHandleIsInvalid`` if the handle is not this queue's.
         """
-        machine = self._live()
-        machine.delete(receipt_handle, now=self._bus.clock.now())
-        self._bus._after()
 
-    @durable
+    @abc.abstractmethod
     async def delete_batch(self, entries: Sequence[DeleteBatchEntry | str]) -> BatchResult[str]:
         """Delete up to 10 messages; a plain ``str`` entry is a receipt handle whose
         entry id is its index."""
-        machine = self._live()
-        items = [
-            DeleteBatchEntry(str(index), entry) if isinstance(entry, str) else entry
-            for index, entry in enumerate(entries)
-        ]
-        result = machine.delete_batch(items, now=self._bus.clock.now())
-        self._bus._after()
-        return result
 
-    @durable
+    @abc.abstractmethod
     async def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
         """Hide a received message for ``visibility_timeout`` more seconds (0: now visible).
 
         Raises:
             EventBusError: ``ReceiptHandleIsInvalid`` or ``InvalidParameterValue``.
         """
-        machine = self._live()
-        machine.change_visibility(receipt_handle, visibility_timeout, now=self._bus.clock.now())
-        self._bus._changed(machine)
 
-    @durable
+    @abc.abstractmethod
     async def change_visibility_batch(
         self, entries: Sequence[ChangeVisibilityBatchEntry | tuple[str, int]]
     ) -> BatchResult[str]:
         """Change the visibility of up to 10 messages; a ``(receipt_handle, timeout)``
         tuple entry gets its index as entry id."""
-        machine = self._live()
-        items = [
-            entry
-            if isinstance(entry, ChangeVisibilityBatchEntry)
-            else ChangeVisibilityBatchEntry(str(index), entry[0], entry[1])
-            for index, entry in enumerate(entries)
-        ]
-        result = machine.change_visibility_batch(items, now=self._bus.clock.now())
-        self._bus._changed(machine)
-        return result
 
-    @durable
-    async def purge(self) -> int:
-        """Delete every message, in flight and delayed included; returns how many.
+    @abc.abstractmethod
+    async def purge(self) -> int | None:
+        """Delete every message, in flight and delayed included.
+
+        Returns how many were deleted on the local backend; None on AWS, which does
+        not say (and deletes asynchronously, within 60 seconds).
 
         Raises:
             EventBusError: ``PurgeQueueInProgress`` within 60 seconds of the last purge.
         """
-        count = self._live().purge(now=self._bus.clock.now())
-        self._bus._after()
-        return count
 
+    @abc.abstractmethod
     async def statistics(self) -> QueueStatistics:
-        """How many messages are visible, in flight and delayed now."""
-        stats = self._live().counts(now=self._bus.clock.now())
-        self._bus._after()
-        return stats
+        """How many messages are visible, in flight and delayed now.
 
+        Exact on the local backend; on AWS these are SQS's approximate counts, and
+        the cumulative counters are zero.
+        """
+
+    @abc.abstractmethod
     async def get_attributes(self) -> dict[str, str]:
         """Every attribute under its AWS name, as GetQueueAttributes(All) returns them."""
-        machine = self._live()
-        stats = machine.counts(now=self._bus.clock.now())
-        self._bus._after()
-        return {
-            **machine.settings.to_aws(),
-            "QueueArn": machine.arn,
-            "ApproximateNumberOfMessages": str(stats.visible),
-            "ApproximateNumberOfMessagesNotVisible": str(stats.in_flight),
-            "ApproximateNumberOfMessagesDelayed": str(stats.delayed),
-            "CreatedTimestamp": str(int(machine.created_at)),
-            "LastModifiedTimestamp": str(int(machine.last_modified_at)),
-            "SqsManagedSseEnabled": "true",
-        }
 
-    @durable
+    @abc.abstractmethod
     async def set_attributes(self, /, **attributes: Any) -> None:
         """Change attributes, by the same keywords as ``Bus.create_queue``.
 
@@ -285,27 +183,21 @@ class Queue:
         Raises:
             EventBusError: as ``Bus.create_queue``; nothing changes.
         """
-        machine = self._live()
-        bus = self._bus
-        settings = bus._queue_settings(attributes, base=machine.settings)
-        bus._broker.set_queue_settings(machine, settings, now=bus.clock.now())
-        bus._changed(machine)
 
+    @abc.abstractmethod
     async def delete_queue(self) -> None:
         """Delete this queue and every message in it."""
-        await self._bus.delete_queue(self)
 
     async def peek(self, *, max_messages: int = 10) -> list[PeekedMessage]:
         """Look at up to ``max_messages`` messages in arrival order, changing nothing.
 
-        Not an SQS call: for inspection tools and tests. No receive is counted and no
-        visibility changes; in-flight and delayed messages are shown too.
-        """
-        messages = self._live().peek(now=self._bus.clock.now(), max_messages=max_messages)
-        self._bus._after()
-        return messages
+        Not an SQS call: for inspection tools and tests, on the local backend only.
 
-    @durable
+        Raises:
+            EventBusError: ``UnsupportedOperation`` on a backend without it.
+        """
+        raise UnsupportedOperation(f"peek is not offered by the backend of {self.name!r}.")
+
     async def start_message_move_task(
         self,
         *,
@@ -315,41 +207,53 @@ class Queue:
         """Move this dead-letter queue's messages back (``StartMessageMoveTask``).
 
         Each message goes back to the queue it was dead-lettered from, or to
-        ``destination``, as a new message (new id, receive count from zero). The
-        task runs in the background of the bus (which must be used as
-        ``async with``), at most ``max_number_of_messages_per_second`` (1-500) on the
-        bus clock, or as fast as it can.
+        ``destination``, as a new message (new id, receive count from zero), at most
+        ``max_number_of_messages_per_second`` (1-500) or as fast as it can.
 
         Raises:
             EventBusError: ``InvalidParameterValue`` (this queue is no queue's DLQ, a
                 task is running already, a rate outside 1-500, a destination of the
-                other type), ``ResourceNotFoundException`` (no such destination).
+                other type), ``ResourceNotFoundException`` (no such destination),
+                ``UnsupportedOperation`` on a backend without move tasks.
         """
-        bus = self._bus
-        destination_arn = None
-        if destination is not None:
-            destination_arn = (
-                destination.arn if isinstance(destination, Queue) else bus._queue_arn(destination)
-            )
-        record = bus._broker.start_move_task(
-            self._live(),
-            now=bus.clock.now(),
-            destination_arn=destination_arn,
-            max_number_of_messages_per_second=max_number_of_messages_per_second,
+        raise UnsupportedOperation(
+            f"message move tasks are not offered by the backend of {self.name!r}."
         )
-        task = MoveTask(bus, record)
-        if record.running:
-            bus._start_move_task(task)
-        bus._after()
-        return task
 
     async def list_message_move_tasks(self, *, max_results: int = 1) -> list[MoveTaskStatus]:
-        """The most recent move tasks of this queue (1-10), newest first."""
-        records = self._bus._broker.list_move_tasks(self._live(), max_results=max_results)
-        return [MoveTaskStatus.of(record) for record in records]
+        """The most recent move tasks of this queue (1-10), newest first.
+
+        Raises:
+            EventBusError: ``UnsupportedOperation`` on a backend without move tasks.
+        """
+        raise UnsupportedOperation(
+            f"message move tasks are not offered by the backend of {self.name!r}."
+        )
+
+    # What the consumer needs beyond the public calls: settling a batch in as few
+    # calls as the backend allows, and the facts it scales and checks by.
+
+    @abc.abstractmethod
+    def _visibility_timeout(self) -> int:
+        """The queue's visibility timeout (on AWS: as read when the handle was made)."""
+
+    @abc.abstractmethod
+    async def _has_backlog(self) -> bool:
+        """Whether messages are waiting to be received (approximate on AWS)."""
+
+    @abc.abstractmethod
+    async def _delete_received(self, receipt_handles: Sequence[str]) -> Collection[str]:
+        """Delete received messages; returns the handles that could not be deleted."""
+
+    @abc.abstractmethod
+    async def _release_received(self, receipt_handles: Sequence[str]) -> None:
+        """Make received messages visible again at once, ignoring stale handles.
+
+        The consumer calls it from cleanup code, shielded from cancellation.
+        """
 
 
-class Subscription:
+class Subscription(abc.ABC):
     """A handle on a topic's subscription of a queue.
 
     Attributes:
@@ -358,80 +262,62 @@ class Subscription:
         endpoint: the subscribed queue's ARN.
     """
 
-    __slots__ = ("_bus", "_record", "arn", "endpoint", "topic_arn")
+    __slots__ = ()
 
-    def __init__(self, bus: Bus, record: SubscriptionRecord) -> None:
-        self._bus = bus
-        self._record = record
-        self.arn = record.arn
-        self.topic_arn = record.topic_arn
-        self.endpoint = record.endpoint
+    arn: str
+    topic_arn: str
+    endpoint: str
 
     def __repr__(self) -> str:
-        return f"<Subscription {self.arn}>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Subscription) and other._record is self._record
-
-    def __hash__(self) -> int:
-        return id(self._record)
+        return f"<{type(self).__name__} {self.arn}>"
 
     @property
+    @abc.abstractmethod
     def raw_message_delivery(self) -> bool:
         """Whether the queue receives the bare message instead of the JSON envelope."""
-        return self._record.raw_message_delivery
 
     @property
+    @abc.abstractmethod
     def filter_policy(self) -> dict[str, Any] | None:
         """The filter policy as JSON-able data, or None (every message matches)."""
-        policy = self._record.filter_policy
-        return None if policy is None else dict(policy.source)
 
     @property
+    @abc.abstractmethod
     def filter_policy_scope(self) -> str:
         """``MessageAttributes`` or ``MessageBody``."""
-        return self._record.filter_policy_scope
 
+    @property
+    @abc.abstractmethod
+    def dead_letter_queue_arn(self) -> str | None:
+        """The ARN of the subscription's dead-letter queue (its ``RedrivePolicy``)."""
+
+    @abc.abstractmethod
     async def get_attributes(self) -> dict[str, str]:
         """The subscription's attributes under their AWS names."""
-        self._bus._broker.subscription(self.arn)
-        return self._record.attributes()
 
-    @durable
+    @abc.abstractmethod
     async def set_filter_policy(
         self, filter_policy: Mapping[str, Any] | str | None, *, scope: str | None = None
     ) -> None:
         """Replace the filter policy (None or ``{}`` removes it), and its scope if given.
 
-        Takes effect for the next publish (AWS may take up to 15 minutes).
+        Takes effect for the next publish on the local backend (AWS may take up to
+        15 minutes).
 
         Raises:
             EventBusError: ``InvalidParameter`` for a bad policy or scope; the
                 subscription stays as it was.
         """
-        broker = self._bus._broker
-        broker.subscription(self.arn)
-        broker.set_subscription_filter_policy(self._record, filter_policy, scope)
-        self._bus._after()
 
-    @durable
+    @abc.abstractmethod
     async def set_raw_message_delivery(self, raw_message_delivery: bool) -> None:
         """Switch raw message delivery on or off.
 
         Raises:
             EventBusError: ``InvalidParameter`` unless given a bool.
         """
-        broker = self._bus._broker
-        broker.subscription(self.arn)
-        broker.set_subscription_raw_message_delivery(self._record, raw_message_delivery)
-        self._bus._after()
 
-    @property
-    def dead_letter_queue_arn(self) -> str | None:
-        """The ARN of the subscription's dead-letter queue (its ``RedrivePolicy``)."""
-        return self._record.dead_letter_target_arn
-
-    @durable
+    @abc.abstractmethod
     async def set_dead_letter_queue(self, queue: Queue | str | None) -> None:
         """Send deliveries the queue refuses to ``queue`` (None: drop them, the default).
 
@@ -439,48 +325,29 @@ class Subscription:
             EventBusError: ``InvalidParameter`` (a DLQ of the other type than the
                 topic), ``QueueDoesNotExist``.
         """
-        broker = self._bus._broker
-        topic, record = broker.subscription(self.arn)
-        dlq = _queue_machine(self._bus, queue) if queue is not None else None
-        broker.set_subscription_dead_letter_queue(topic, record, dlq)
-        self._bus._after()
 
-    @durable
+    @abc.abstractmethod
     async def unsubscribe(self) -> None:
         """Remove the subscription (again: no error)."""
-        self._bus._broker.unsubscribe(self.arn)
-        self._bus._after()
 
 
-class Topic:
-    """A handle on one SNS topic of a bus.
+class Topic(abc.ABC):
+    """A handle on one SNS topic.
 
     Attributes:
         name: the topic's name.
         arn: its ARN.
     """
 
-    __slots__ = ("_bus", "_machine", "arn", "name")
+    __slots__ = ()
 
-    def __init__(self, bus: Bus, machine: TopicMachine) -> None:
-        self._bus = bus
-        self._machine = machine
-        self.name = machine.name
-        self.arn = machine.arn
+    name: str
+    arn: str
 
     def __repr__(self) -> str:
-        return f"<Topic {self.name}>"
+        return f"<{type(self).__name__} {self.name}>"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Topic) and other._machine is self._machine
-
-    def __hash__(self) -> int:
-        return id(self._machine)
-
-    def _live(self) -> TopicMachine:
-        return self._bus._broker.topic(self.name)
-
-    @durable
+    @abc.abstractmethod
     async def subscribe(
         self,
         queue: Queue | str,
@@ -493,38 +360,20 @@ class Topic:
         """Subscribe a queue (a handle, or its ARN); again with the same settings
         returns the same subscription.
 
+        On AWS this also adds a statement to the queue's access policy that lets
+        this topic send to it, as SNS requires.
+
         Raises:
             EventBusError: ``InvalidParameter`` (a bad policy or setting, a FIFO queue
                 on a standard topic, an existing subscription with other settings),
                 ``QueueDoesNotExist``.
         """
-        broker = self._bus._broker
-        if isinstance(queue, Queue):
-            machine = queue._live()
-        elif isinstance(queue, str) and queue.startswith("arn:aws:sqs:"):
-            machine = broker.queue(queue)
-        else:
-            raise InvalidParameter(
-                f"Invalid parameter: SQS endpoint ARN (got {queue!r}; pass a Queue or its ARN)"
-            )
-        record = broker.subscribe(
-            self._live(),
-            machine,
-            raw_message_delivery=raw_message_delivery,
-            filter_policy=filter_policy,
-            filter_policy_scope=filter_policy_scope,
-            dead_letter_queue=(
-                None if dead_letter_queue is None else _queue_machine(self._bus, dead_letter_queue)
-            ),
-        )
-        self._bus._after()
-        return Subscription(self._bus, record)
 
+    @abc.abstractmethod
     async def subscriptions(self) -> list[Subscription]:
         """Every subscription of this topic."""
-        return [Subscription(self._bus, r) for r in self._live().subscriptions.values()]
 
-    @durable
+    @abc.abstractmethod
     async def publish(
         self,
         message: str,
@@ -541,47 +390,18 @@ class Topic:
             subject: optional, 1-99 printable characters.
             message_attributes: plain values (str, int/float/Decimal, bytes, a list
                 for ``String.Array``) or ``MessageAttributeValue``.
-            message_group_id: forwarded to standard queues (fair queues).
+            message_group_id: required on FIFO topics; forwarded to standard queues.
             message_deduplication_id: FIFO topics only.
 
         Raises:
             EventBusError: ``InvalidParameter`` or ``ParameterValueInvalid``; nothing
                 was delivered.
         """
-        bus = self._bus
-        outcome = bus._broker.publish(
-            self._live(),
-            message,
-            now=bus.clock.now(),
-            subject=subject,
-            message_attributes=message_attributes,
-            message_group_id=message_group_id,
-            message_deduplication_id=message_deduplication_id,
-        )
-        for machine in outcome.delivered_to:
-            bus._notify(machine, 1)
-        bus._after()
-        return PublishResult(outcome.message_id, outcome.sequence_number)
 
+    @abc.abstractmethod
     async def get_attributes(self) -> dict[str, str]:
         """The topic's attributes under their AWS names."""
-        machine = self._live()
-        return {
-            **machine.settings.to_aws(),
-            "TopicArn": machine.arn,
-            "Owner": machine.arn.split(":")[4],
-            "SubscriptionsConfirmed": str(len(machine.subscriptions)),
-            "SubscriptionsPending": "0",
-            "SubscriptionsDeleted": "0",
-        }
 
+    @abc.abstractmethod
     async def delete(self) -> None:
         """Delete this topic and its subscriptions."""
-        await self._bus.delete_topic(self.name)
-
-
-def _queue_machine(bus: Bus, queue: Queue | str) -> QueueMachine:
-    """The live queue a handle, name, URL or ARN stands for."""
-    if isinstance(queue, Queue):
-        return queue._live()
-    return bus._broker.queue(queue)

@@ -12,7 +12,7 @@ from ._clock import Signal
 from ._log import logger
 
 if TYPE_CHECKING:
-    from ._bus import Bus
+    from ._local import LocalBackend
 
 STEP = 10
 """Messages moved per step (a receive of 10, as SQS's redrive does)."""
@@ -67,10 +67,10 @@ class MoveTask:
         task_handle: the task's handle, for ``Bus.cancel_message_move_task``.
     """
 
-    __slots__ = ("_bus", "_done", "_record", "task_handle")
+    __slots__ = ("_done", "_local", "_record", "task_handle")
 
-    def __init__(self, bus: Bus, record: MoveTaskRecord) -> None:
-        self._bus = bus
+    def __init__(self, local: LocalBackend, record: MoveTaskRecord) -> None:
+        self._local = local
         self._record = record
         self._done = Signal()
         self.task_handle = record.task_handle
@@ -88,7 +88,7 @@ class MoveTask:
         Raises:
             EventBusError: ``InvalidParameterValue`` if the task is not running.
         """
-        return await self._bus.cancel_message_move_task(self.task_handle)
+        return await self._local.cancel_message_move_task(self.task_handle)
 
     async def wait(self) -> MoveTaskStatus:
         """Wait until the task has finished (completed, cancelled or failed).
@@ -97,22 +97,22 @@ class MoveTask:
         be advanced (``clock.advance`` or ``bus.run_until_idle``) for it to finish.
         """
         while self._record.running:
-            await self._bus.clock.wait(self._done)
+            await self._local.clock.wait(self._done)
         return self.status()
 
     async def _run(self) -> None:
-        """Move messages until the task ends, pacing to its rate on the bus clock."""
-        bus = self._bus
-        clock = bus.clock
+        """Move messages until the task ends, pacing to its rate on the local clock."""
+        local = self._local
+        clock = local.clock
         record = self._record
         rate = record.max_number_of_messages_per_second
         step = STEP if rate is None else min(STEP, rate)
         try:
             while record.running:
                 started = clock.now()
-                for queue in bus._broker.move_messages(record, now=started, limit=step):
-                    bus._notify(queue)
-                bus._after()
+                for queue in local._broker.move_messages(record, now=started, limit=step):
+                    local._notify(queue)
+                local._after()
                 if not record.running:
                     break
                 if rate is None:
@@ -120,8 +120,8 @@ class MoveTask:
                 else:
                     await clock.sleep_until(started + step / rate)
         finally:
-            record.finish("CANCELLED")  # only if still running: the bus was closed
-            if record.status == "FAILED" or bus._broker.trace:
+            record.finish("CANCELLED")  # only if still running: the local was closed
+            if record.status == "FAILED" or local._broker.trace:
                 log = logger.warning if record.status == "FAILED" else logger.debug
                 log(
                     "move_task.finished",
@@ -131,4 +131,4 @@ class MoveTask:
                     failure_reason=record.failure_reason,
                 )
             self._done.notify_all()
-            bus._move_tasks.pop(record.task_handle, None)
+            local._move_tasks.pop(record.task_handle, None)

@@ -1,0 +1,96 @@
+"""The backend seam: what a Bus needs from whatever keeps its queues and topics.
+
+The local backend (``_local.LocalBackend``) runs the core in this process; the AWS
+backend (``eventbus.aws.AwsBackend``) calls SNS and SQS. The Bus adds what both
+share on top: the clock, consumers and idleness.
+"""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from typing import Any
+
+from .._core._errors import UnsupportedOperation
+from ._clock import Clock
+from ._handles import Queue, Topic
+
+POLL_INTERVAL = 1.0
+"""How often (seconds) a backend without change notifications is looked at again."""
+
+
+class Backend(abc.ABC):
+    """Where a bus's queues and topics live.
+
+    Attributes:
+        region: the region in ARNs and URLs and in Lambda events.
+    """
+
+    region: str
+
+    @abc.abstractmethod
+    def bind(self, clock: Clock) -> None:
+        """Take the bus's clock (called once, when the Bus is made).
+
+        Raises:
+            EventBusError: the backend cannot run on this clock.
+        """
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Get ready for calls (the Bus is entered)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release what ``open`` took (the Bus is left)."""
+
+    @abc.abstractmethod
+    async def create_queue(self, /, name: str, **attributes: Any) -> Queue:
+        """Create a queue, or return the existing one if its attributes match."""
+
+    @abc.abstractmethod
+    async def get_queue(self, name: str) -> Queue:
+        """The queue with this name, URL or ARN."""
+
+    @abc.abstractmethod
+    async def delete_queue(self, queue: Queue | str) -> None:
+        """Delete a queue (a handle, name, URL or ARN)."""
+
+    @abc.abstractmethod
+    async def list_queues(self, prefix: str = "") -> list[Queue]:
+        """Every queue whose name starts with ``prefix``, sorted by name."""
+
+    @abc.abstractmethod
+    async def create_topic(self, /, name: str, **attributes: Any) -> Topic:
+        """Create a topic, or return the existing one if its attributes match."""
+
+    @abc.abstractmethod
+    async def get_topic(self, name: str) -> Topic:
+        """The topic with this name or ARN."""
+
+    @abc.abstractmethod
+    async def delete_topic(self, topic: Topic | str) -> None:
+        """Delete a topic and its subscriptions."""
+
+    @abc.abstractmethod
+    async def list_topics(self) -> list[Topic]:
+        """Every topic, sorted by name."""
+
+    async def cancel_message_move_task(self, task_handle: str) -> int:
+        """Cancel a running message move task; returns how many messages it moved."""
+        raise UnsupportedOperation("message move tasks are not offered by this backend.")
+
+    def request_id(self) -> str:
+        """A new id for a Lambda invocation."""
+        return str(uuid.uuid4())
+
+    def next_deadline(self) -> float | None:
+        """The next time something falls due without a call (None: unknown)."""
+        return None
+
+    async def wait_for_change(self, clock: Clock, until: float) -> None:
+        """Wait until something may have changed, or ``until``, whichever is first.
+
+        Without change notifications this looks again after ``POLL_INTERVAL``.
+        """
+        await clock.sleep_until(min(until, clock.now() + POLL_INTERVAL))

@@ -1,0 +1,353 @@
+"""The local backend: one process's SNS and SQS, the core driven by the bus clock."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+
+from .._core._broker import Broker
+from .._core._errors import (
+    InvalidAttributeName,
+    InvalidAttributeValue,
+    InvalidParameterValue,
+    QueueDoesNotExist,
+)
+from .._core._events import MessageDeadLettered
+from .._core._ids import IdSource
+from .._core._names import queue_arn, queue_name_from
+from .._core._queue import QueueMachine
+from .._core._settings import QUEUE_INT_ATTRIBUTES, QueueSettings, RedriveAllowRule, RedriveRule
+from .._models import QueueConfig, TopicConfig
+from .._store._memory import MemoryStore, Store
+from ._backend import Backend
+from ._clock import Clock, Signal
+from ._durable import durable
+from ._handles import Queue, Topic
+from ._ids import UuidIds
+from ._local_handles import LocalQueue, LocalTopic
+from ._log import log_event
+
+if TYPE_CHECKING:
+    from ._move import MoveTask
+
+
+class LocalBackend(Backend):
+    """SNS topics and SQS queues in this process, with AWS's semantics.
+
+    The default backend of a :class:`~eventbus.Bus`; its options are the Bus's
+    ``region``, ``ids``, ``trace`` and ``store``.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        region: str,
+        ids: IdSource | None,
+        trace: bool,
+        store: Store | None,
+    ) -> None:
+        self.clock = clock
+        self.region = region
+        self._store: Store = store if store is not None else MemoryStore()
+        self._broker = Broker(
+            region=region, ids=ids or UuidIds(), trace=trace, durable=self._store.durable
+        )
+        self._signals: dict[QueueMachine, Signal] = {}
+        self._any_change = Signal()
+        self._move_tasks: dict[str, MoveTask] = {}
+        self._stack: AsyncExitStack | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._commit_due = Signal()
+        self._committed = Signal()
+        self._commit_generation = 0
+        self._group_commit = False
+
+    def bind(self, clock: Clock) -> None:
+        """Take the bus's clock."""
+        self.clock = clock
+
+    async def open(self) -> None:
+        """Open the store (loading a durable one's state) and start background tasks."""
+        self._store.open(self._broker, self.clock.now())
+        self._stack = AsyncExitStack()
+        self._task_group = await self._stack.enter_async_context(anyio.create_task_group())
+        if self._store.group_commit:
+            self._group_commit = True
+            self.clock.spawn(self._task_group, self._committer)
+        from ._move import MoveTask
+
+        for record in self._broker.move_tasks():  # resume what was running at a crash
+            if record.running:
+                self._start_move_task(MoveTask(self, record))
+
+    async def close(self) -> None:
+        """Cancel running message move tasks, commit, and close the store."""
+        stack, group = self._stack, self._task_group
+        self._stack = self._task_group = None
+        if stack is None or group is None:
+            return
+        group.cancel_scope.cancel()
+        try:
+            await stack.aclose()
+        finally:
+            self._group_commit = False
+            self._commit()
+            self._store.close()
+
+    def request_id(self) -> str:
+        """A new id for a Lambda invocation, from the bus's id source."""
+        return self._broker.ids.message_id()
+
+    def next_deadline(self) -> float | None:
+        """The core's next deadline (a delay, a visibility timeout, an expiry)."""
+        return self._broker.next_deadline()
+
+    async def wait_for_change(self, clock: Clock, until: float) -> None:
+        """Wait for any change to the queues, or ``until``."""
+        await clock.wait(self._any_change, until)
+
+    def _commit(self) -> None:
+        """Hand the durable changes made so far to the store."""
+        changes = self._broker.changes
+        if changes:
+            assert changes is not None
+            self._store.commit(changes, self._broker)
+            changes.clear()
+        self._commit_generation += 1
+        self._committed.notify_all()
+
+    async def _committer(self) -> None:
+        """Group commit: commit whatever the calls made meanwhile have changed."""
+        while True:
+            while not self._broker.changes:
+                await self.clock.wait(self._commit_due)
+            await anyio.lowlevel.checkpoint()  # let calls made at the same time join
+            self._commit()
+
+    async def _durable(self) -> None:
+        """Return once the changes made so far are committed (group commit only)."""
+        if not self._group_commit or not self._broker.changes:
+            return
+        target = self._commit_generation + 1
+        while self._commit_generation < target and self._group_commit:
+            await self.clock.wait(self._committed)
+
+    def _start_move_task(self, task: MoveTask) -> None:
+        if self._task_group is None:
+            raise RuntimeError(
+                "message move tasks run in the bus's background: use it as `async with Bus()`"
+            )
+        self._move_tasks[task.task_handle] = task
+        self.clock.spawn(self._task_group, task._run)
+
+    @durable
+    async def cancel_message_move_task(self, task_handle: str) -> int:
+        """Cancel a running message move task; returns how many messages it moved.
+
+        Raises:
+            EventBusError: ``InvalidParameterValue`` (a malformed handle, or the task
+                is not running), ``ResourceNotFoundException`` (no such task).
+        """
+        record = self._broker.cancel_move_task(task_handle)
+        self._after()
+        return record.approximate_number_of_messages_moved
+
+    @property
+    def _local(self) -> LocalBackend:
+        """The backend itself (handles reach theirs by the same name)."""
+        return self
+
+    # ------------------------------------------------------------- bookkeeping
+
+    def _signal(self, machine: QueueMachine) -> Signal:
+        signal = self._signals.get(machine)
+        if signal is None:
+            signal = self._signals[machine] = Signal()
+        return signal
+
+    def _notify(self, machine: QueueMachine, count: int | None = None) -> None:
+        """Wake long pollers of ``machine``: ``count`` of them for that many new
+        messages, or all of them (for changes of any other kind)."""
+        signal = self._signals.get(machine)
+        if signal is not None:
+            if count is None:
+                signal.notify_all()
+            else:
+                signal.notify(count)
+        self._any_change.notify_all()
+
+    def _after(self) -> None:
+        """Log and act on what the core recorded during the last operation."""
+        if self._broker.changes:
+            if self._group_commit:
+                self._commit_due.notify_all()
+            else:
+                self._commit()
+        events = self._broker.events
+        if not events:
+            self._any_change.notify_all()
+            return
+        recorded = events[:]
+        events.clear()
+        for event in recorded:
+            if isinstance(event, MessageDeadLettered):
+                with contextlib.suppress(QueueDoesNotExist):
+                    self._notify(self._broker.queue(event.dead_letter_queue))
+            log_event(event)
+        self._any_change.notify_all()
+
+    def _changed(self, machine: QueueMachine, count: int | None = None) -> None:
+        self._notify(machine, count)
+        self._after()
+
+    def _queue_settings(
+        self, attributes: Mapping[str, Any], *, base: QueueSettings | None = None
+    ) -> QueueSettings:
+        merged: dict[str, Any] = {}
+        if base is not None and attributes.get("fifo_queue", base.fifo_queue) != base.fifo_queue:
+            if base.fifo_queue:
+                raise InvalidAttributeValue(
+                    "Invalid value for the parameter FifoQueue. Reason: Modifying queue type "
+                    "is not supported."
+                )
+            raise InvalidAttributeName("Unknown Attribute FifoQueue.")
+        if base is not None:
+            merged = {key: getattr(base, key) for key in QUEUE_INT_ATTRIBUTES}
+            if base.fifo_queue:
+                merged |= {
+                    "fifo_queue": True,
+                    "content_based_deduplication": base.content_based_deduplication,
+                    "deduplication_scope": base.deduplication_scope,
+                    "fifo_throughput_limit": base.fifo_throughput_limit,
+                }
+        merged.update(attributes)
+        config = QueueConfig(**merged)
+        redrive = base.redrive_policy if base is not None else None
+        if "redrive_policy" in attributes:
+            redrive = None
+            if config.redrive_policy is not None:
+                policy = config.redrive_policy
+                try:
+                    target = self._broker.queue(policy.dead_letter_queue)
+                except QueueDoesNotExist:
+                    raise InvalidParameterValue(
+                        f"Value {policy.dead_letter_queue!r} for parameter RedrivePolicy is "
+                        "invalid. Reason: Dead letter target does not exist."
+                    ) from None
+                redrive = RedriveRule(target.arn, policy.max_receive_count)
+        allow = base.redrive_allow_policy if base is not None else None
+        if "redrive_allow_policy" in attributes:
+            allow = None
+            if config.redrive_allow_policy is not None:
+                given = config.redrive_allow_policy
+                allow = RedriveAllowRule(
+                    given.redrive_permission,
+                    tuple(self._queue_arn(source) for source in given.source_queues),
+                )
+        return QueueSettings(
+            visibility_timeout=config.visibility_timeout,
+            delay_seconds=config.delay_seconds,
+            message_retention_period=config.message_retention_period,
+            maximum_message_size=config.maximum_message_size,
+            receive_message_wait_time_seconds=config.receive_message_wait_time_seconds,
+            redrive_policy=redrive,
+            redrive_allow_policy=allow,
+            fifo_queue=config.fifo_queue,
+            content_based_deduplication=config.content_based_deduplication,
+            deduplication_scope=config.deduplication_scope,
+            fifo_throughput_limit=config.fifo_throughput_limit,
+        )
+
+    def _queue_arn(self, reference: str) -> str:
+        """The ARN a queue name, URL or ARN stands for (the queue need not exist)."""
+        if reference.startswith("arn:"):
+            return reference
+        return queue_arn(self.region, queue_name_from(reference))
+
+    # ------------------------------------------------------------------ queues
+
+    @durable
+    async def create_queue(self, /, name: str, **attributes: Any) -> Queue:
+        """Create a queue, or return the existing one if its attributes match.
+
+        Attribute keywords are the snake_case AWS names: ``visibility_timeout``
+        (0-43200, default 30), ``delay_seconds`` (0-900, 0),
+        ``message_retention_period`` (60-1209600, 345600), ``maximum_message_size``
+        (1024-1048576, 1048576), ``receive_message_wait_time_seconds`` (0-20, 0),
+        ``redrive_policy`` (a :class:`RedrivePolicy`).
+
+        Raises:
+            EventBusError: ``InvalidParameterValue`` (name, redrive policy),
+                ``InvalidAttributeValue``, ``InvalidAttributeName``,
+                ``QueueAlreadyExists``, ``QueueDeletedRecently``.
+        """
+        settings = self._queue_settings(attributes)
+        machine = self._broker.create_queue(name, settings, now=self.clock.now())
+        self._after()
+        return LocalQueue(self, machine)
+
+    async def get_queue(self, name: str) -> Queue:
+        """The queue with this name, URL or ARN.
+
+        Raises:
+            EventBusError: ``QueueDoesNotExist``.
+        """
+        return LocalQueue(self, self._broker.queue(name))
+
+    @durable
+    async def delete_queue(self, queue: Queue | str) -> None:
+        """Delete a queue (a handle, name, URL or ARN) and every message in it.
+
+        Raises:
+            EventBusError: ``QueueDoesNotExist``.
+        """
+        reference = queue.name if isinstance(queue, Queue) else queue
+        machine = self._broker.queue(reference)
+        self._broker.delete_queue(reference, now=self.clock.now())
+        self._notify(machine)
+        self._signals.pop(machine, None)
+        self._after()
+
+    async def list_queues(self, prefix: str = "") -> list[Queue]:
+        """Every queue whose name starts with ``prefix``, sorted by name."""
+        return [LocalQueue(self, m) for m in self._broker.list_queues(prefix)]
+
+    # ------------------------------------------------------------------ topics
+
+    @durable
+    async def create_topic(self, /, name: str, **attributes: Any) -> Topic:
+        """Create a topic, or return the existing one if its attributes match.
+
+        Raises:
+            EventBusError: ``InvalidParameter`` (a bad name or attribute, or the name
+                is taken with other attributes).
+        """
+        settings = TopicConfig(**attributes).to_core()
+        topic = LocalTopic(self, self._broker.create_topic(name, settings))
+        self._after()
+        return topic
+
+    async def get_topic(self, name: str) -> Topic:
+        """The topic with this name or ARN.
+
+        Raises:
+            EventBusError: ``NotFound``.
+        """
+        return LocalTopic(self, self._broker.topic(name))
+
+    @durable
+    async def delete_topic(self, topic: Topic | str) -> None:
+        """Delete a topic and its subscriptions (a missing topic is no error)."""
+        self._broker.delete_topic(topic.name if isinstance(topic, Topic) else topic)
+        self._after()
+
+    async def list_topics(self) -> list[Topic]:
+        """Every topic, sorted by name."""
+        return [LocalTopic(self, t) for t in self._broker.list_topics()]
