@@ -139,6 +139,23 @@ class Clock(ABC):
             self._running -= 1
             self._check_settled()
 
+    @contextmanager
+    def outside(self) -> Iterator[None]:
+        """Count the current task as parked while it waits on something outside the
+        library (a call to a remote service), as if it waited on this clock.
+
+        Does nothing for a task the clock does not count.
+        """
+        if self not in _COUNTED.get():
+            yield
+            return
+        self._running -= 1
+        self._check_settled()
+        try:
+            yield
+        finally:
+            self._running += 1
+
     def spawn(
         self,
         task_group: anyio.abc.TaskGroup,

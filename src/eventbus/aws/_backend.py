@@ -1,0 +1,323 @@
+"""The AWS backend: a Bus's queues and topics on real SNS and SQS, over aiobotocore."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
+from typing import TYPE_CHECKING, Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+
+from .._core._errors import (
+    InvalidParameter,
+    InvalidParameterValue,
+    NotFound,
+    QueueDoesNotExist,
+)
+from .._core._names import check_queue_name, check_topic_name, queue_name_from
+from .._core._settings import QUEUE_AWS_NAMES, RedriveAllowRule, RedriveRule
+from .._models import QueueConfig, TopicConfig
+from .._runtime._backend import Backend
+from .._runtime._clock import Clock, SystemClock
+from .._runtime._handles import Queue, Topic
+from ._convert import bool_text
+from ._errors import translated
+from ._handles import AwsQueue, AwsTopic, allow_topic
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sns import SNSClient
+    from types_aiobotocore_sqs import SQSClient
+
+
+class AwsBackend(Backend):
+    """Queues and topics on real SNS and SQS (or anything that speaks their APIs).
+
+    ``Bus(backend=AwsBackend(...))`` offers the same handles and calls as the local
+    bus; the consumer runs unchanged on it, and any number of processes may consume
+    one queue (SQS shares the work among them).
+
+    Credentials come from the usual AWS configuration chain (environment, shared
+    files, instance or container roles); nothing is stored here.
+
+    Args:
+        region_name: the region; the configured default region when omitted.
+        endpoint_url: another endpoint for both services (a moto server,
+            LocalStack); AWS's own when omitted.
+        session: an ``aiobotocore`` session to make the clients with (a profile,
+            say); a new default session when omitted.
+        config: an ``AioConfig`` for both clients (retries, timeouts, pool size).
+        poll_interval: how often (seconds) ``Bus.run_until_idle`` reads the
+            queues' counts again while waiting.
+
+    Raises:
+        EventBusError: ``InvalidParameterValue`` if no region is given or configured.
+
+    Limitations: time is the services' own, so only a ``SystemClock`` can drive it;
+    counts are SQS's approximate ones; ``peek`` and message move tasks are not
+    offered; it runs on asyncio only (aiobotocore is built on aiohttp).
+    """
+
+    def __init__(
+        self,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        *,
+        session: AioSession | None = None,
+        config: AioConfig | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._session = session if session is not None else get_session()
+        region = region_name or self._session.get_config_variable("region")
+        if not region:
+            raise InvalidParameterValue(
+                "AwsBackend needs a region: pass region_name= or configure one "
+                "(AWS_DEFAULT_REGION, or the profile's region)."
+            )
+        self.region = str(region)
+        self.endpoint_url = endpoint_url
+        self._config = config
+        if not poll_interval > 0:
+            raise InvalidParameterValue(f"poll_interval must be > 0, not {poll_interval!r}.")
+        self.poll_interval = float(poll_interval)
+        self._clock: Clock = SystemClock()
+        self._stack: AsyncExitStack | None = None
+        self._sqs: SQSClient | None = None
+        self._sns: SNSClient | None = None
+        self._account: str | None = None
+
+    def __repr__(self) -> str:
+        where = self.endpoint_url or "AWS"
+        return f"<AwsBackend {self.region} {where}>"
+
+    def bind(self, clock: Clock) -> None:
+        """Refuse any clock but the system's: real services keep their own time."""
+        if type(clock) is not SystemClock:
+            raise InvalidParameterValue(
+                f"AwsBackend runs on real time only: a {type(clock).__name__} cannot move "
+                "the clocks of SNS and SQS. Use the local backend for virtual time."
+            )
+        self._clock = clock
+
+    @contextmanager
+    def call(self) -> Iterator[None]:
+        """Around every AWS call: its errors become EventBusErrors, and the task
+        counts as waiting (not running) for the bus's idleness bookkeeping."""
+        with self._clock.outside(), translated():
+            yield
+
+    async def wait_for_change(self, clock: Clock, until: float) -> None:
+        """Wait ``poll_interval`` (SQS announces no changes), or until ``until``."""
+        await clock.sleep_until(min(until, clock.now() + self.poll_interval))
+
+    async def open(self) -> None:
+        """Make the SQS and SNS clients."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise InvalidParameterValue(
+                "AwsBackend needs asyncio (aiobotocore is built on aiohttp), not trio."
+            ) from None
+        stack = AsyncExitStack()
+        options: dict[str, Any] = {"region_name": self.region, "endpoint_url": self.endpoint_url}
+        if self._config is not None:
+            options["config"] = self._config
+        self._sqs = await stack.enter_async_context(self._session.create_client("sqs", **options))
+        self._sns = await stack.enter_async_context(self._session.create_client("sns", **options))
+        self._stack = stack
+
+    async def close(self) -> None:
+        """Close the clients."""
+        stack, self._stack = self._stack, None
+        self._sqs = self._sns = None
+        if stack is not None:
+            await stack.aclose()
+
+    @property
+    def sqs(self) -> SQSClient:
+        """The SQS client (while the bus is open)."""
+        if self._sqs is None:
+            raise RuntimeError("the AWS backend is used only inside `async with Bus(...)`")
+        return self._sqs
+
+    @property
+    def sns(self) -> SNSClient:
+        """The SNS client (while the bus is open)."""
+        if self._sns is None:
+            raise RuntimeError("the AWS backend is used only inside `async with Bus(...)`")
+        return self._sns
+
+    # ------------------------------------------------------------------ queues
+
+    async def create_queue(self, /, name: str, **attributes: Any) -> AwsQueue:
+        """Create a queue (CreateQueue) with the attributes given, and only those."""
+        config = QueueConfig(**attributes)
+        check_queue_name(name, fifo=config.fifo_queue)
+        aws = await self._queue_attributes(config, set(attributes))
+        with self.call():
+            response = await self.sqs.create_queue(QueueName=name, Attributes=aws)  # type: ignore[arg-type]
+        return await self._adopt(response["QueueUrl"])
+
+    async def get_queue(self, name: str) -> AwsQueue:
+        """The queue with this name, URL or ARN (of this or another account)."""
+        return await self._adopt(await self._queue_url(name))
+
+    async def delete_queue(self, queue: Queue | str) -> None:
+        """Delete a queue (DeleteQueue)."""
+        url = queue.url if isinstance(queue, Queue) else await self._queue_url(queue)
+        with self.call():
+            await self.sqs.delete_queue(QueueUrl=url)
+
+    async def list_queues(self, prefix: str = "") -> list[Queue]:
+        """Every queue whose name starts with ``prefix``, sorted by name.
+
+        One ListQueues page per 1000 queues, and one GetQueueAttributes per queue.
+        """
+        urls: list[str] = []
+        token: str | None = None
+        while True:
+            request: dict[str, Any] = {"QueueNamePrefix": prefix, "MaxResults": 1000}
+            if token:
+                request["NextToken"] = token
+            with self.call():
+                page = await self.sqs.list_queues(**request)
+            urls.extend(page.get("QueueUrls", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+        queues: list[Queue] = [await self._adopt(url) for url in urls]
+        return sorted(queues, key=lambda q: q.name)
+
+    async def _queue_url(self, reference: str) -> str:
+        if "://" in reference:
+            return reference
+        request: dict[str, str] = {"QueueName": queue_name_from(reference)}
+        if reference.startswith("arn:"):
+            request["QueueOwnerAWSAccountId"] = reference.split(":")[4]
+        with self.call():
+            response = await self.sqs.get_queue_url(**request)
+        return response["QueueUrl"]
+
+    async def _adopt(self, url: str) -> AwsQueue:
+        with self.call():
+            response = await self.sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["QueueArn", "VisibilityTimeout"]
+            )
+        attributes = response.get("Attributes", {})
+        return AwsQueue(
+            self,
+            url=url,
+            arn=attributes["QueueArn"],
+            visibility_timeout=int(attributes.get("VisibilityTimeout", "30")),
+        )
+
+    async def _queue_arn(self, reference: str) -> str:
+        if reference.startswith("arn:"):
+            return reference
+        return (await self.get_queue(reference)).arn
+
+    async def _queue_attributes(self, config: QueueConfig, given: set[str]) -> dict[str, str]:
+        """The attributes given, checked by the local rules, as AWS's strings."""
+        out: dict[str, str] = {}
+        for key in given:
+            if key not in QUEUE_AWS_NAMES:
+                continue  # QueueConfig refused unknown names already
+            value = getattr(config, key)
+            if key == "redrive_policy":
+                out["RedrivePolicy"] = "" if value is None else await self._redrive(value)
+            elif key == "redrive_allow_policy":
+                out["RedriveAllowPolicy"] = (
+                    ""
+                    if value is None
+                    else RedriveAllowRule(
+                        value.redrive_permission,
+                        tuple([await self._queue_arn(q) for q in value.source_queues]),
+                    ).to_json()
+                )
+            elif key == "fifo_queue":
+                if value:
+                    out["FifoQueue"] = "true"
+            elif isinstance(value, bool):
+                out[QUEUE_AWS_NAMES[key]] = bool_text(value)
+            else:
+                out[QUEUE_AWS_NAMES[key]] = str(value)
+        return out
+
+    async def _redrive(self, policy: Any) -> str:
+        try:
+            arn = await self._queue_arn(policy.dead_letter_queue)
+        except QueueDoesNotExist:
+            raise InvalidParameterValue(
+                f"Value {policy.dead_letter_queue!r} for parameter RedrivePolicy is "
+                "invalid. Reason: Dead letter target does not exist."
+            ) from None
+        return RedriveRule(arn, policy.max_receive_count).to_json()
+
+    # ------------------------------------------------------------------ topics
+
+    async def create_topic(self, /, name: str, **attributes: Any) -> AwsTopic:
+        """Create a topic (CreateTopic), or return the existing one."""
+        settings = TopicConfig(**attributes).to_core()
+        check_topic_name(name, fifo=settings.fifo_topic)
+        aws = {k: v for k, v in settings.to_aws().items() if k != "DisplayName" or v}
+        with self.call():
+            response = await self.sns.create_topic(Name=name, Attributes=aws)
+        return AwsTopic(self, response["TopicArn"])
+
+    async def get_topic(self, name: str) -> AwsTopic:
+        """The topic with this name or ARN.
+
+        Raises:
+            EventBusError: ``NotFound``.
+        """
+        arn = name if name.startswith("arn:") else await self._topic_arn(name)
+        with self.call():
+            await self.sns.get_topic_attributes(TopicArn=arn)
+        return AwsTopic(self, arn)
+
+    async def delete_topic(self, topic: Topic | str) -> None:
+        """Delete a topic and its subscriptions (a missing topic is no error)."""
+        if isinstance(topic, Topic):
+            arn = topic.arn
+        elif topic.startswith("arn:"):
+            arn = topic
+        else:
+            arn = await self._topic_arn(topic)
+        with self.call():
+            await self.sns.delete_topic(TopicArn=arn)
+
+    async def list_topics(self) -> list[Topic]:
+        """Every topic of the account and region, sorted by name."""
+        arns: list[str] = []
+        token: str | None = None
+        while True:
+            with self.call():
+                page = await (
+                    self.sns.list_topics(NextToken=token) if token else self.sns.list_topics()
+                )
+            arns.extend(t["TopicArn"] for t in page.get("Topics", []) if "TopicArn" in t)
+            token = page.get("NextToken")
+            if not token:
+                break
+        topics: list[Topic] = [AwsTopic(self, arn) for arn in arns]
+        return sorted(topics, key=lambda t: t.name)
+
+    async def _topic_arn(self, name: str) -> str:
+        """The ARN a topic of this account and region with this name has.
+
+        SNS has no lookup by name: the account comes from a topic listing.
+        """
+        for topic in await self.list_topics():
+            if topic.name == name:
+                return topic.arn
+        raise NotFound(f"Topic does not exist: {name!r}.")
+
+    async def _subscription_dlq(self, queue: Queue | str, topic_arn: str) -> str:
+        """The ARN of a subscription's dead-letter queue, which the topic may now
+        send to (SNS needs the same permission there as on the subscribed queue)."""
+        if isinstance(queue, Queue) and not isinstance(queue, AwsQueue):
+            raise InvalidParameter(f"{queue!r} belongs to another backend than this topic's.")
+        target = queue if isinstance(queue, AwsQueue) else await self.get_queue(queue)
+        await allow_topic(self, target, topic_arn)
+        return target.arn

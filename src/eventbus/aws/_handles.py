@@ -1,0 +1,576 @@
+"""Queue, Topic and Subscription handles over SQS and SNS calls.
+
+The public methods are documented on the abstract handles; here each says which
+AWS call it makes. Arguments the local backend checks before changing anything
+(message attributes, filter policies, names, queue attributes) are checked by the
+same rules here before any call, so they fail with the same errors; everything
+else is left to AWS, whose errors arrive as the same ``EventBusError`` codes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._core._batch import (
+    BatchFailure,
+    BatchResult,
+    ChangeVisibilityBatchEntry,
+    DeleteBatchEntry,
+    SendBatchEntry,
+    SendBatchResultEntry,
+    check_entry_ids,
+)
+from .._core._errors import InvalidParameter, NotFound
+from .._core._message import QueueStatistics, ReceivedMessage, SendResult
+from .._core._names import queue_name_from
+from .._core._topic import compile_policy
+from .._models import QueueConfig
+from .._runtime._handles import PublishResult, Queue, Subscription, Topic
+from ._convert import attributes_to_aws, bool_text, received_from_aws
+from ._errors import aws_code
+
+if TYPE_CHECKING:
+    from ._backend import AwsBackend
+
+BACKLOG_CACHE_SECONDS = 1.0
+"""How long the consumer's backlog check reuses one GetQueueAttributes answer."""
+
+
+def _chunks(items: Sequence[str], size: int = 10) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _failure(entry: Mapping[str, Any]) -> BatchFailure:
+    return BatchFailure(
+        entry["Id"],
+        aws_code(entry.get("Code", "InternalError")),
+        entry.get("Message", ""),
+        bool(entry.get("SenderFault", True)),
+    )
+
+
+class AwsQueue(Queue):
+    """A handle on one SQS queue.
+
+    Attributes:
+        name: the queue's name.
+        url: its URL.
+        arn: its ARN.
+    """
+
+    __slots__ = ("_aws", "_backlog", "_backlog_at", "_visibility", "arn", "name", "url")
+
+    def __init__(self, aws: AwsBackend, *, url: str, arn: str, visibility_timeout: int) -> None:
+        self._aws = aws
+        self.url = url
+        self.arn = arn
+        self.name = queue_name_from(arn)
+        self._visibility = visibility_timeout
+        self._backlog = False
+        self._backlog_at = -BACKLOG_CACHE_SECONDS
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AwsQueue) and other.arn == self.arn
+
+    def __hash__(self) -> int:
+        return hash(self.arn)
+
+    async def send(
+        self,
+        body: str,
+        *,
+        message_attributes: Mapping[str, object] | None = None,
+        delay_seconds: int | None = None,
+        message_group_id: str | None = None,
+        message_deduplication_id: str | None = None,
+    ) -> SendResult:
+        """SendMessage."""
+        request: dict[str, Any] = {"QueueUrl": self.url, "MessageBody": body}
+        attributes = attributes_to_aws(message_attributes, sns=False)
+        if attributes:
+            request["MessageAttributes"] = attributes
+        if delay_seconds is not None:
+            request["DelaySeconds"] = delay_seconds
+        if message_group_id is not None:
+            request["MessageGroupId"] = message_group_id
+        if message_deduplication_id is not None:
+            request["MessageDeduplicationId"] = message_deduplication_id
+        with self._aws.call():
+            response = await self._aws.sqs.send_message(**request)
+        return SendResult(
+            message_id=response["MessageId"],
+            md5_of_message_body=response["MD5OfMessageBody"],
+            md5_of_message_attributes=response.get("MD5OfMessageAttributes"),
+            sequence_number=response.get("SequenceNumber"),
+        )
+
+    async def send_batch(
+        self, entries: Sequence[SendBatchEntry | str]
+    ) -> BatchResult[SendBatchResultEntry]:
+        """SendMessageBatch."""
+        items = [
+            SendBatchEntry(str(index), entry) if isinstance(entry, str) else entry
+            for index, entry in enumerate(entries)
+        ]
+        check_entry_ids([e.id for e in items], "SendMessageBatchRequestEntry")
+        request_entries: list[dict[str, Any]] = []
+        for item in items:
+            entry: dict[str, Any] = {"Id": item.id, "MessageBody": item.body}
+            attributes = attributes_to_aws(item.message_attributes, sns=False)
+            if attributes:
+                entry["MessageAttributes"] = attributes
+            if item.delay_seconds is not None:
+                entry["DelaySeconds"] = item.delay_seconds
+            if item.message_group_id is not None:
+                entry["MessageGroupId"] = item.message_group_id
+            if item.message_deduplication_id is not None:
+                entry["MessageDeduplicationId"] = item.message_deduplication_id
+            request_entries.append(entry)
+        with self._aws.call():
+            response = await self._aws.sqs.send_message_batch(
+                QueueUrl=self.url,
+                Entries=request_entries,  # type: ignore[arg-type]
+            )
+        return BatchResult(
+            successful=[
+                SendBatchResultEntry(
+                    id=ok["Id"],
+                    message_id=ok["MessageId"],
+                    md5_of_message_body=ok["MD5OfMessageBody"],
+                    md5_of_message_attributes=ok.get("MD5OfMessageAttributes"),
+                    sequence_number=ok.get("SequenceNumber"),
+                )
+                for ok in response.get("Successful", [])
+            ],
+            failed=[_failure(f) for f in response.get("Failed", [])],
+        )
+
+    async def receive(
+        self,
+        *,
+        max_messages: int = 1,
+        wait_time_seconds: float | None = None,
+        visibility_timeout: int | None = None,
+    ) -> list[ReceivedMessage]:
+        """ReceiveMessage, asking for every system and message attribute.
+
+        SQS takes whole seconds of wait: a fraction is rounded up.
+        """
+        request: dict[str, Any] = {
+            "QueueUrl": self.url,
+            "MaxNumberOfMessages": max_messages,
+            "MessageSystemAttributeNames": ["All"],
+            "MessageAttributeNames": ["All"],
+        }
+        if wait_time_seconds is not None:
+            whole = int(wait_time_seconds)
+            request["WaitTimeSeconds"] = whole + (whole < wait_time_seconds)
+        if visibility_timeout is not None:
+            request["VisibilityTimeout"] = visibility_timeout
+        with self._aws.call():
+            response = await self._aws.sqs.receive_message(**request)
+        return [received_from_aws(m) for m in response.get("Messages", [])]
+
+    async def delete(self, receipt_handle: str) -> None:
+        """DeleteMessage."""
+        with self._aws.call():
+            await self._aws.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handle)
+
+    async def delete_batch(self, entries: Sequence[DeleteBatchEntry | str]) -> BatchResult[str]:
+        """DeleteMessageBatch."""
+        items = [
+            DeleteBatchEntry(str(index), entry) if isinstance(entry, str) else entry
+            for index, entry in enumerate(entries)
+        ]
+        check_entry_ids([e.id for e in items], "DeleteMessageBatchRequestEntry")
+        with self._aws.call():
+            response = await self._aws.sqs.delete_message_batch(
+                QueueUrl=self.url,
+                Entries=[{"Id": e.id, "ReceiptHandle": e.receipt_handle} for e in items],
+            )
+        return BatchResult(
+            successful=[ok["Id"] for ok in response.get("Successful", [])],
+            failed=[_failure(f) for f in response.get("Failed", [])],
+        )
+
+    async def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
+        """ChangeMessageVisibility."""
+        with self._aws.call():
+            await self._aws.sqs.change_message_visibility(
+                QueueUrl=self.url,
+                ReceiptHandle=receipt_handle,
+                VisibilityTimeout=visibility_timeout,
+            )
+
+    async def change_visibility_batch(
+        self, entries: Sequence[ChangeVisibilityBatchEntry | tuple[str, int]]
+    ) -> BatchResult[str]:
+        """ChangeMessageVisibilityBatch."""
+        items = [
+            entry
+            if isinstance(entry, ChangeVisibilityBatchEntry)
+            else ChangeVisibilityBatchEntry(str(index), entry[0], entry[1])
+            for index, entry in enumerate(entries)
+        ]
+        check_entry_ids([e.id for e in items], "ChangeMessageVisibilityBatchRequestEntry")
+        with self._aws.call():
+            response = await self._aws.sqs.change_message_visibility_batch(
+                QueueUrl=self.url,
+                Entries=[
+                    {
+                        "Id": e.id,
+                        "ReceiptHandle": e.receipt_handle,
+                        "VisibilityTimeout": e.visibility_timeout,
+                    }
+                    for e in items
+                ],
+            )
+        return BatchResult(
+            successful=[ok["Id"] for ok in response.get("Successful", [])],
+            failed=[_failure(f) for f in response.get("Failed", [])],
+        )
+
+    async def purge(self) -> None:
+        """PurgeQueue: SQS deletes the messages within 60 seconds and says not how many."""
+        with self._aws.call():
+            await self._aws.sqs.purge_queue(QueueUrl=self.url)
+
+    async def statistics(self) -> QueueStatistics:
+        """GetQueueAttributes of the three approximate counts."""
+        attributes = await self._attributes(
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        )
+        return QueueStatistics(
+            visible=int(attributes.get("ApproximateNumberOfMessages", "0")),
+            in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", "0")),
+            delayed=int(attributes.get("ApproximateNumberOfMessagesDelayed", "0")),
+        )
+
+    async def get_attributes(self) -> dict[str, str]:
+        """GetQueueAttributes(All)."""
+        attributes = await self._attributes("All")
+        if "VisibilityTimeout" in attributes:
+            self._visibility = int(attributes["VisibilityTimeout"])
+        return attributes
+
+    async def set_attributes(self, /, **attributes: Any) -> None:
+        """SetQueueAttributes with the attributes given (checked by the local rules)."""
+        base: dict[str, Any] = {"fifo_queue": True} if self.fifo else {}
+        config = QueueConfig(**(base | attributes))
+        aws = await self._aws._queue_attributes(config, set(attributes))
+        with self._aws.call():
+            await self._aws.sqs.set_queue_attributes(QueueUrl=self.url, Attributes=aws)  # type: ignore[arg-type]
+        if "visibility_timeout" in attributes:
+            self._visibility = config.visibility_timeout
+
+    async def delete_queue(self) -> None:
+        """DeleteQueue."""
+        await self._aws.delete_queue(self)
+
+    async def _attributes(self, *names: str) -> dict[str, str]:
+        with self._aws.call():
+            response = await self._aws.sqs.get_queue_attributes(
+                QueueUrl=self.url,
+                AttributeNames=list(names),  # type: ignore[arg-type]
+            )
+        return {str(k): v for k, v in response.get("Attributes", {}).items()}
+
+    # ------------------------------------------------------ for the consumer
+
+    def _visibility_timeout(self) -> int:
+        return self._visibility
+
+    async def _has_backlog(self) -> bool:
+        now = anyio.current_time()
+        if now - self._backlog_at >= BACKLOG_CACHE_SECONDS:
+            attributes = await self._attributes("ApproximateNumberOfMessages")
+            self._backlog = int(attributes.get("ApproximateNumberOfMessages", "0")) > 0
+            self._backlog_at = now
+        return self._backlog
+
+    async def _delete_received(self, receipt_handles: Sequence[str]) -> Collection[str]:
+        failed: list[str] = []
+        for chunk in _chunks(receipt_handles):
+            result = await self.delete_batch(list(chunk))
+            failed.extend(chunk[int(failure.id)] for failure in result.failed)
+        return failed
+
+    async def _release_received(self, receipt_handles: Sequence[str]) -> None:
+        for chunk in _chunks(receipt_handles):
+            await self.change_visibility_batch([(handle, 0) for handle in chunk])
+
+
+class AwsSubscription(Subscription):
+    """A handle on an SNS subscription of an SQS queue.
+
+    Its settings (``raw_message_delivery``, ``filter_policy``...) are as read or set
+    through this handle; ``get_attributes`` reads them again.
+
+    Attributes:
+        arn: the subscription's ARN.
+        topic_arn: its topic's ARN.
+        endpoint: the subscribed queue's ARN.
+    """
+
+    __slots__ = ("_attributes", "_aws", "arn", "endpoint", "topic_arn")
+
+    def __init__(self, aws: AwsBackend, arn: str, attributes: Mapping[str, str]) -> None:
+        self._aws = aws
+        self.arn = arn
+        self._attributes = dict(attributes)
+        self.topic_arn = self._attributes.get("TopicArn", "")
+        self.endpoint = self._attributes.get("Endpoint", "")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AwsSubscription) and other.arn == self.arn
+
+    def __hash__(self) -> int:
+        return hash(self.arn)
+
+    @property
+    def raw_message_delivery(self) -> bool:
+        return self._attributes.get("RawMessageDelivery", "false") == "true"
+
+    @property
+    def filter_policy(self) -> dict[str, Any] | None:
+        text = self._attributes.get("FilterPolicy")
+        policy = json.loads(text) if text else None
+        return policy or None
+
+    @property
+    def filter_policy_scope(self) -> str:
+        return self._attributes.get("FilterPolicyScope", "MessageAttributes")
+
+    @property
+    def dead_letter_queue_arn(self) -> str | None:
+        text = self._attributes.get("RedrivePolicy")
+        if not text:
+            return None
+        target = json.loads(text).get("deadLetterTargetArn")
+        return str(target) if target else None
+
+    async def get_attributes(self) -> dict[str, str]:
+        """GetSubscriptionAttributes."""
+        with self._aws.call():
+            response = await self._aws.sns.get_subscription_attributes(SubscriptionArn=self.arn)
+        self._attributes = dict(response.get("Attributes", {}))
+        return dict(self._attributes)
+
+    async def _set(self, name: str, value: str) -> None:
+        with self._aws.call():
+            await self._aws.sns.set_subscription_attributes(
+                SubscriptionArn=self.arn, AttributeName=name, AttributeValue=value
+            )
+        self._attributes[name] = value
+
+    async def set_filter_policy(
+        self, filter_policy: Mapping[str, Any] | str | None, *, scope: str | None = None
+    ) -> None:
+        """SetSubscriptionAttributes of FilterPolicy (``{}`` removes it) and its scope."""
+        new_scope = scope if scope is not None else self.filter_policy_scope
+        compiled, _ = compile_policy(filter_policy, new_scope)
+        if scope is not None:
+            await self._set("FilterPolicyScope", scope)
+        text = "{}" if compiled is None else json.dumps(dict(compiled.source))
+        await self._set("FilterPolicy", text)
+
+    async def set_raw_message_delivery(self, raw_message_delivery: bool) -> None:
+        """SetSubscriptionAttributes of RawMessageDelivery."""
+        if not isinstance(raw_message_delivery, bool):
+            raise InvalidParameter(
+                "Invalid parameter: RawMessageDelivery must be a bool, not "
+                f"{raw_message_delivery!r}."
+            )
+        await self._set("RawMessageDelivery", bool_text(raw_message_delivery))
+
+    async def set_dead_letter_queue(self, queue: Queue | str | None) -> None:
+        """SetSubscriptionAttributes of RedrivePolicy (``""`` removes it)."""
+        if queue is None:
+            await self._set("RedrivePolicy", "")
+            return
+        arn = await self._aws._subscription_dlq(queue, self.topic_arn)
+        await self._set("RedrivePolicy", json.dumps({"deadLetterTargetArn": arn}))
+
+    async def unsubscribe(self) -> None:
+        """Unsubscribe (a subscription already gone is no error)."""
+        try:
+            with self._aws.call():
+                await self._aws.sns.unsubscribe(SubscriptionArn=self.arn)
+        except NotFound:
+            pass
+
+
+class AwsTopic(Topic):
+    """A handle on one SNS topic.
+
+    Attributes:
+        name: the topic's name.
+        arn: its ARN.
+    """
+
+    __slots__ = ("_aws", "arn", "name")
+
+    def __init__(self, aws: AwsBackend, arn: str) -> None:
+        self._aws = aws
+        self.arn = arn
+        self.name = arn.rsplit(":", 1)[-1]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AwsTopic) and other.arn == self.arn
+
+    def __hash__(self) -> int:
+        return hash(self.arn)
+
+    async def subscribe(
+        self,
+        queue: Queue | str,
+        *,
+        raw_message_delivery: bool = False,
+        filter_policy: Mapping[str, Any] | str | None = None,
+        filter_policy_scope: str = "MessageAttributes",
+        dead_letter_queue: Queue | str | None = None,
+    ) -> Subscription:
+        """Allow the topic in the queue's policy (SetQueueAttributes), then Subscribe."""
+        aws = self._aws
+        if isinstance(queue, AwsQueue):
+            target = queue
+        elif isinstance(queue, str) and queue.startswith("arn:aws"):
+            target = await aws.get_queue(queue)
+        else:
+            raise InvalidParameter(
+                f"Invalid parameter: SQS endpoint ARN (got {queue!r}; pass a Queue of this "
+                "backend or its ARN)"
+            )
+        if not isinstance(raw_message_delivery, bool):
+            raise InvalidParameter(
+                "Invalid parameter: RawMessageDelivery must be a bool, not "
+                f"{raw_message_delivery!r}."
+            )
+        compiled, _ = compile_policy(filter_policy, filter_policy_scope)
+        attributes = {"RawMessageDelivery": bool_text(raw_message_delivery)}
+        if compiled is not None:
+            attributes["FilterPolicy"] = json.dumps(dict(compiled.source))
+            attributes["FilterPolicyScope"] = filter_policy_scope
+        if dead_letter_queue is not None:
+            dlq_arn = await aws._subscription_dlq(dead_letter_queue, self.arn)
+            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn})
+        await allow_topic(aws, target, self.arn)
+        with aws.call():
+            response = await aws.sns.subscribe(
+                TopicArn=self.arn,
+                Protocol="sqs",
+                Endpoint=target.arn,
+                Attributes=attributes,
+                ReturnSubscriptionArn=True,
+            )
+        arn = response["SubscriptionArn"]
+        return AwsSubscription(
+            aws,
+            arn,
+            {"TopicArn": self.arn, "Endpoint": target.arn, "Protocol": "sqs", **attributes},
+        )
+
+    async def subscriptions(self) -> list[Subscription]:
+        """ListSubscriptionsByTopic (SQS subscriptions), then their attributes."""
+        aws = self._aws
+        arns: list[str] = []
+        token: str | None = None
+        while True:
+            request: dict[str, str] = {"TopicArn": self.arn}
+            if token:
+                request["NextToken"] = token
+            with aws.call():
+                page = await aws.sns.list_subscriptions_by_topic(**request)
+            arns.extend(
+                s["SubscriptionArn"]
+                for s in page.get("Subscriptions", [])
+                if s.get("Protocol") == "sqs" and "SubscriptionArn" in s
+            )
+            token = page.get("NextToken")
+            if not token:
+                break
+        out: list[Subscription] = []
+        for arn in arns:
+            subscription = AwsSubscription(aws, arn, {})
+            await subscription.get_attributes()
+            out.append(subscription)
+        return out
+
+    async def publish(
+        self,
+        message: str,
+        *,
+        subject: str | None = None,
+        message_attributes: Mapping[str, object] | None = None,
+        message_group_id: str | None = None,
+        message_deduplication_id: str | None = None,
+    ) -> PublishResult:
+        """Publish."""
+        request: dict[str, Any] = {"TopicArn": self.arn, "Message": message}
+        attributes = attributes_to_aws(message_attributes, sns=True)
+        if attributes:
+            request["MessageAttributes"] = attributes
+        if subject is not None:
+            request["Subject"] = subject
+        if message_group_id is not None:
+            request["MessageGroupId"] = message_group_id
+        if message_deduplication_id is not None:
+            request["MessageDeduplicationId"] = message_deduplication_id
+        with self._aws.call():
+            response = await self._aws.sns.publish(**request)
+        return PublishResult(response["MessageId"], response.get("SequenceNumber"))
+
+    async def get_attributes(self) -> dict[str, str]:
+        """GetTopicAttributes."""
+        with self._aws.call():
+            response = await self._aws.sns.get_topic_attributes(TopicArn=self.arn)
+        return dict(response.get("Attributes", {}))
+
+    async def delete(self) -> None:
+        """DeleteTopic."""
+        await self._aws.delete_topic(self)
+
+
+def _policy_statement(queue_arn: str, topic_arn: str) -> dict[str, Any]:
+    return {
+        "Sid": f"eventbus-{topic_arn.rsplit(':', 1)[-1]}",
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+    }
+
+
+async def allow_topic(aws: AwsBackend, queue: AwsQueue, topic_arn: str) -> None:
+    """Add a statement letting the topic send to the queue, unless one is there.
+
+    SNS can deliver to a queue only if the queue's access policy allows the topic;
+    other statements of the policy are kept.
+    """
+    attributes = await queue._attributes("Policy")
+    policy = json.loads(attributes["Policy"]) if attributes.get("Policy") else {}
+    statements = policy.setdefault("Statement", [])
+    if isinstance(statements, dict):
+        statements = policy["Statement"] = [statements]
+    wanted = _policy_statement(queue.arn, topic_arn)
+    for statement in statements:
+        condition = statement.get("Condition", {}).get("ArnEquals", {})
+        if (
+            statement.get("Effect") == "Allow"
+            and condition.get("aws:SourceArn") == topic_arn
+            and statement.get("Action") in ("sqs:SendMessage", "SQS:SendMessage", "sqs:*")
+        ):
+            return
+    policy.setdefault("Version", "2012-10-17")
+    statements.append(wanted)
+    with aws.call():
+        await aws.sqs.set_queue_attributes(
+            QueueUrl=queue.url, Attributes={"Policy": json.dumps(policy)}
+        )
