@@ -31,6 +31,11 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 
+RECEIVE_CONNECTIONS = 1_000
+"""Connections the receiving client may open: one per long poll, as many as a
+consumer's pollers can reach (opened only when needed)."""
+
+
 class AwsBackend(Backend):
     """Queues and topics on real SNS and SQS (or anything that speaks their APIs).
 
@@ -47,7 +52,8 @@ class AwsBackend(Backend):
             LocalStack); AWS's own when omitted.
         session: an ``aiobotocore`` session to make the clients with (a profile,
             say); a new default session when omitted.
-        config: an ``AioConfig`` for both clients (retries, timeouts, pool size).
+        config: an ``AioConfig`` for the clients (retries, timeouts, pool size). Receives
+            get a client of their own, with room for 1000 long polls at once.
         poll_interval: how often (seconds) ``Bus.run_until_idle`` reads the
             queues' counts again while waiting.
 
@@ -84,6 +90,7 @@ class AwsBackend(Backend):
         self._clock: Clock = SystemClock()
         self._stack: AsyncExitStack | None = None
         self._sqs: SQSClient | None = None
+        self._receiver: SQSClient | None = None
         self._sns: SNSClient | None = None
         self._account: str | None = None
 
@@ -120,17 +127,25 @@ class AwsBackend(Backend):
                 "AwsBackend needs asyncio (aiobotocore is built on aiohttp), not trio."
             ) from None
         stack = AsyncExitStack()
-        options: dict[str, Any] = {"region_name": self.region, "endpoint_url": self.endpoint_url}
-        if self._config is not None:
-            options["config"] = self._config
-        self._sqs = await stack.enter_async_context(self._session.create_client("sqs", **options))
-        self._sns = await stack.enter_async_context(self._session.create_client("sns", **options))
+        config = self._config or AioConfig()
+        receive_config = config.merge(AioConfig(max_pool_connections=RECEIVE_CONNECTIONS))
+        create = self._session.create_client
+        region, endpoint = self.region, self.endpoint_url
+        self._sqs = await stack.enter_async_context(
+            create("sqs", region_name=region, endpoint_url=endpoint, config=config)
+        )
+        self._receiver = await stack.enter_async_context(
+            create("sqs", region_name=region, endpoint_url=endpoint, config=receive_config)
+        )
+        self._sns = await stack.enter_async_context(
+            create("sns", region_name=region, endpoint_url=endpoint, config=config)
+        )
         self._stack = stack
 
     async def close(self) -> None:
         """Close the clients."""
         stack, self._stack = self._stack, None
-        self._sqs = self._sns = None
+        self._sqs = self._receiver = self._sns = None
         if stack is not None:
             await stack.aclose()
 
@@ -140,6 +155,14 @@ class AwsBackend(Backend):
         if self._sqs is None:
             raise RuntimeError("the AWS backend is used only inside `async with Bus(...)`")
         return self._sqs
+
+    @property
+    def receiver(self) -> SQSClient:
+        """The SQS client for receives only: long polls hold a connection each for
+        up to 20 seconds, and must not starve deletes and visibility changes."""
+        if self._receiver is None:
+            raise RuntimeError("the AWS backend is used only inside `async with Bus(...)`")
+        return self._receiver
 
     @property
     def sns(self) -> SNSClient:

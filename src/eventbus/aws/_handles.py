@@ -172,7 +172,7 @@ class AwsQueue(Queue):
         if visibility_timeout is not None:
             request["VisibilityTimeout"] = visibility_timeout
         with self._aws.call():
-            response = await self._aws.sqs.receive_message(**request)
+            response = await self._aws.receiver.receive_message(**request)
         return [received_from_aws(m) for m in response.get("Messages", [])]
 
     async def delete(self, receipt_handle: str) -> None:
@@ -359,7 +359,7 @@ class AwsSubscription(Subscription):
         """GetSubscriptionAttributes."""
         with self._aws.call():
             response = await self._aws.sns.get_subscription_attributes(SubscriptionArn=self.arn)
-        self._attributes = dict(response.get("Attributes", {}))
+        self._attributes.update(response.get("Attributes", {}))
         return dict(self._attributes)
 
     async def _set(self, name: str, value: str) -> None:
@@ -479,7 +479,7 @@ class AwsTopic(Topic):
     async def subscriptions(self) -> list[Subscription]:
         """ListSubscriptionsByTopic (SQS subscriptions), then their attributes."""
         aws = self._aws
-        arns: list[str] = []
+        listed: list[dict[str, str]] = []
         token: str | None = None
         while True:
             request: dict[str, str] = {"TopicArn": self.arn}
@@ -487,8 +487,8 @@ class AwsTopic(Topic):
                 request["NextToken"] = token
             with aws.call():
                 page = await aws.sns.list_subscriptions_by_topic(**request)
-            arns.extend(
-                s["SubscriptionArn"]
+            listed.extend(
+                {str(k): str(v) for k, v in s.items()}
                 for s in page.get("Subscriptions", [])
                 if s.get("Protocol") == "sqs" and "SubscriptionArn" in s
             )
@@ -496,8 +496,8 @@ class AwsTopic(Topic):
             if not token:
                 break
         out: list[Subscription] = []
-        for arn in arns:
-            subscription = AwsSubscription(aws, arn, {})
+        for entry in listed:
+            subscription = AwsSubscription(aws, entry["SubscriptionArn"], entry)
             await subscription.get_attributes()
             out.append(subscription)
         return out

@@ -1,0 +1,158 @@
+"""What only the AWS backend has: its options, its refusals, errors, queue policies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from eventbus import Bus, CountingIds, EventBusError, SqliteStore, VirtualClock
+from eventbus.aws import AwsBackend
+from eventbus.aws._errors import aws_code, error_class, from_client_error
+from eventbus.errors import QueueDoesNotExist
+
+from .conftest import aws_backend, reset_moto
+
+
+@pytest.fixture
+async def aws_bus(moto_endpoint: str) -> AsyncIterator[Bus]:
+    reset_moto(moto_endpoint)
+    async with Bus(backend=aws_backend(moto_endpoint)) as bus:
+        yield bus
+
+
+def test_a_virtual_clock_is_refused() -> None:
+    with pytest.raises(EventBusError) as caught:
+        Bus(clock=VirtualClock(), backend=AwsBackend("us-east-1"))
+    assert caught.value.code == "InvalidParameterValue"
+    assert "VirtualClock" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"ids": CountingIds()}, {"trace": True}, {"store": "sqlite"}],
+    ids=["ids", "trace", "store"],
+)
+def test_local_only_options_are_refused(options: dict[str, Any], tmp_path: Path) -> None:
+    if options.get("store") == "sqlite":
+        options = {"store": SqliteStore(tmp_path / "bus.db")}
+    with pytest.raises(EventBusError) as caught:
+        Bus(backend=AwsBackend("us-east-1"), **options)
+    assert caught.value.code == "InvalidParameterValue"
+    assert next(iter(options)) in caught.value.message
+
+
+def test_the_bus_takes_the_backends_region() -> None:
+    assert Bus(backend=AwsBackend("eu-west-1")).region == "eu-west-1"
+    with pytest.raises(EventBusError) as caught:
+        Bus(region="us-east-1", backend=AwsBackend("eu-west-1"))
+    assert "eu-west-1" in caught.value.message
+
+
+def test_the_region_comes_from_the_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    assert AwsBackend().region == "ap-south-1"
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(EventBusError) as caught:
+        AwsBackend()
+    assert caught.value.code == "InvalidParameterValue"
+    assert "region" in caught.value.message
+
+
+def test_a_poll_interval_must_be_positive() -> None:
+    with pytest.raises(EventBusError) as caught:
+        AwsBackend("us-east-1", poll_interval=0)
+    assert "poll_interval" in caught.value.message
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_trio_is_refused_on_entry() -> None:
+    bus = Bus(backend=AwsBackend("us-east-1", "http://127.0.0.1:9"))
+    with pytest.raises(EventBusError) as caught:
+        async with bus:
+            pass
+    assert "asyncio" in caught.value.message
+
+
+async def test_calls_outside_the_bus_are_refused(moto_endpoint: str) -> None:
+    bus = Bus(backend=aws_backend(moto_endpoint))
+    with pytest.raises(RuntimeError, match="async with"):
+        await bus.create_queue("orders")
+
+
+def test_aws_error_codes_take_the_local_names() -> None:
+    assert aws_code("AWS.SimpleQueueService.NonExistentQueue") == "QueueDoesNotExist"
+    assert aws_code("AWS.SimpleQueueService.PurgeQueueInProgress") == "PurgeQueueInProgress"
+    assert aws_code("QueueNameExists") == "QueueAlreadyExists"
+    assert error_class("AWS.SimpleQueueService.NonExistentQueue") is QueueDoesNotExist
+    unknown = error_class("ThrottlingException")
+    assert issubclass(unknown, EventBusError)
+    assert unknown.code == "ThrottlingException"
+    assert error_class("ThrottlingException") is unknown
+
+
+def test_a_client_error_becomes_the_event_bus_error() -> None:
+    response: Any = {
+        "Error": {
+            "Code": "AWS.SimpleQueueService.NonExistentQueue",
+            "QueryErrorCode": "QueueDoesNotExist",
+            "Message": "The specified queue does not exist.",
+        }
+    }
+    error = from_client_error(ClientError(response, "GetQueueUrl"))
+    assert isinstance(error, QueueDoesNotExist)
+    assert error.message == "The specified queue does not exist."
+
+
+async def test_subscribing_lets_the_topic_send_to_the_queue(aws_bus: Bus) -> None:
+    queue = await aws_bus.create_queue("orders")
+    other = {
+        "Sid": "keep-me",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "sqs:ReceiveMessage",
+        "Resource": queue.arn,
+    }
+    existing = json.dumps({"Version": "2012-10-17", "Statement": [other]})
+    await aws_bus.backend.sqs.set_queue_attributes(  # type: ignore[attr-defined]
+        QueueUrl=queue.url, Attributes={"Policy": existing}
+    )
+    topic = await aws_bus.create_topic("events")
+    await topic.subscribe(queue)
+    await topic.subscribe(queue)  # again: the same subscription, no second statement
+    policy = json.loads((await queue.get_attributes())["Policy"])
+    statements = policy["Statement"]
+    assert statements[0] == other
+    [allow] = statements[1:]
+    assert allow["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": topic.arn}}
+
+
+async def test_local_only_calls_raise_unsupported_operation(aws_bus: Bus) -> None:
+    queue = await aws_bus.create_queue("orders")
+    with pytest.raises(EventBusError) as caught:
+        await queue.peek()
+    assert caught.value.code == "UnsupportedOperation"
+    with pytest.raises(EventBusError) as caught:
+        await queue.start_message_move_task()
+    assert caught.value.code == "UnsupportedOperation"
+    with pytest.raises(EventBusError) as caught:
+        await aws_bus.cancel_message_move_task("handle")
+    assert caught.value.code == "UnsupportedOperation"
+
+
+async def test_a_local_queue_cannot_subscribe_to_an_aws_topic(aws_bus: Bus) -> None:
+    topic = await aws_bus.create_topic("events")
+    async with Bus(clock=VirtualClock()) as local:
+        queue = await local.create_queue("orders")
+        with pytest.raises(EventBusError) as caught:
+            await topic.subscribe(queue)
+    assert caught.value.code == "InvalidParameter"
+    assert await topic.subscriptions() == []
