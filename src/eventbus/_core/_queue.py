@@ -77,6 +77,7 @@ from ._message import (
     ReceivedMessage,
     SendResult,
     StoredMessage,
+    received_message,
 )
 from ._names import DEDUPLICATION_INTERVAL, FIFO_ID, content_deduplication_id
 from ._order import FifoOrder, Order, StandardOrder
@@ -748,15 +749,15 @@ class QueueMachine:
         attributes = self._system_attributes(message)
         if self.trace:
             self._events.append(MessageReceived(self.name, message.message_id, count))
-        return ReceivedMessage(
-            message_id=message.message_id,
-            receipt_handle=self._make_handle(message),
-            body=message.body,
-            md5_of_body=message.md5_of_body,
-            message_attributes=message.message_attributes,
-            md5_of_message_attributes=message.md5_of_message_attributes,
-            attributes=attributes,
-            receive_count=count,
+        return received_message(
+            message.message_id,
+            self._make_handle(message),
+            message.body,
+            message.md5_of_body,
+            message.message_attributes,
+            message.md5_of_message_attributes,
+            attributes,
+            count,
         )
 
     def accept_dead_letter(self, message: StoredMessage, source_arn: str, now: float) -> None:
