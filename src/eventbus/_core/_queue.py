@@ -859,6 +859,10 @@ class QueueMachine:
         """
         message_id, number = self._parse_handle(receipt_handle)
         self._advance(now)
+        return self._delete(receipt_handle, message_id, number)
+
+    def _delete(self, receipt_handle: str, message_id: str, number: int) -> bool:
+        """:meth:`delete` of a parsed handle, time already advanced."""
         message = self._live_message(receipt_handle, message_id, number)
         if message is None:
             return False
@@ -866,6 +870,29 @@ class QueueMachine:
         if self.trace:
             self._events.append(MessageDeleted(self.name, message_id))
         return True
+
+    def delete_many(
+        self, receipt_handles: Iterable[str], *, now: float
+    ) -> list[EventBusError | None]:
+        """Delete the messages several receipt handles name: :meth:`delete` of each
+        in turn, in one call (what a consumer does once its handler succeeded).
+
+        Returns:
+            for each handle, in order, None if it succeeded (the message was deleted
+            or already gone) or the error :meth:`delete` raises for it, which
+            leaves the other handles alone.
+        """
+        self._advance(now)
+        outcomes: list[EventBusError | None] = []
+        for handle in receipt_handles:
+            try:
+                message_id, number = self._parse_handle(handle)
+                self._delete(handle, message_id, number)
+            except EventBusError as error:
+                outcomes.append(error)
+            else:
+                outcomes.append(None)
+        return outcomes
 
     def delete_batch(self, entries: Iterable[DeleteBatchEntry], *, now: float) -> BatchResult[str]:
         """Delete up to 10 messages; returns the ids of the entries that succeeded."""
