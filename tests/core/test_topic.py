@@ -620,6 +620,49 @@ def test_raw_delivery_with_eleven_attributes_fails_only_that_subscription(
     assert 11 == len(envelope_of(broker, wrapped_queue)["MessageAttributes"])
 
 
+def test_raw_deliveries_share_one_body_yet_each_reports_its_own_failure(
+    broker: Broker, topic: TopicMachine
+) -> None:
+    """A body SQS refuses fails every raw subscription (its check is made once per
+    publish); the envelope escapes the character, so that queue gets it; a small
+    queue's size limit still applies to it alone."""
+    first = broker.create_queue("first", QueueSettings(), now=T0)
+    second = broker.create_queue("second", QueueSettings(), now=T0)
+    wrapped = broker.create_queue("wrapped", QueueSettings(), now=T0)
+    raw = [broker.subscribe(topic, q, raw_message_delivery=True) for q in (first, second)]
+    broker.subscribe(topic, wrapped)
+
+    outcome = broker.publish(topic, "bad\x00body", now=T0)
+
+    failures = [e for e in broker.events if isinstance(e, DeliveryFailed)]
+    assert [(r.arn, "InvalidMessageContents") for r in raw] == [
+        (f.subscription, f.code) for f in failures
+    ]
+    assert [wrapped] == outcome.delivered_to
+    assert "bad\x00body" == envelope_of(broker, wrapped)["Message"]
+
+
+def test_raw_deliveries_of_one_publish_get_their_own_ids_and_the_same_digest(
+    broker: Broker, topic: TopicMachine
+) -> None:
+    """Each queue stores its own message (own id) of the same body and MD5."""
+    small = broker.create_queue("small", QueueSettings(maximum_message_size=1024), now=T0)
+    large = broker.create_queue("large", QueueSettings(), now=T0)
+    for q in (small, large):
+        broker.subscribe(topic, q, raw_message_delivery=True)
+
+    outcome = broker.publish(topic, "x" * 1025, now=T0)
+    broker.publish(topic, "y" * 1000, now=T0)
+
+    assert [large] == outcome.delivered_to
+    got = broker.receive(large, now=T0, max_messages=10) + broker.receive(
+        small, now=T0, max_messages=10
+    )
+    assert ["x" * 1025, "y" * 1000, "y" * 1000] == [m.body for m in got]
+    assert got[1].md5_of_body == got[2].md5_of_body
+    assert got[1].message_id != got[2].message_id
+
+
 def test_raw_delivery_with_ten_attributes_is_delivered(
     broker: Broker, topic: TopicMachine, queue: QueueMachine
 ) -> None:

@@ -43,16 +43,20 @@ from ._names import (
     topic_arn,
     topic_name_from,
 )
-from ._queue import QueueMachine
+from ._queue import CheckedBody, QueueMachine
 from ._settings import QUEUE_AWS_NAMES, QueueSettings, TopicSettings
 from ._topic import Delivery, SubscriptionRecord, TopicMachine, compile_policy
 
 QUEUE_RECREATE_DELAY = 60.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class PublishOutcome:
-    """What a publish did: the SNS message id and the queues it delivered to."""
+    """What a publish did: the SNS message id and the queues it delivered to.
+
+    Read-only by convention; not frozen, as a frozen dataclass is slower to build
+    (one is made per publish).
+    """
 
     message_id: str
     delivered_to: list[QueueMachine]
@@ -254,7 +258,7 @@ class Broker:
 
     def queue_by_arn(self, arn: str) -> QueueMachine | None:
         """The queue with this ARN, if it exists."""
-        queue = self._queues.get(queue_name_from(arn))
+        queue = self._queues.get(arn.rpartition(":")[2])
         return queue if queue is not None and queue.arn == arn else None
 
     def dead_letter_queue_of(self, queue: QueueMachine) -> QueueMachine | None:
@@ -604,6 +608,7 @@ class Broker:
         sequence_number = topic.remember(publication, message_id, now, self.changes)
         fifo_topic = topic.settings.fifo_topic
         delivered: list[QueueMachine] = []
+        checked: CheckedBody | None = None  # raw deliveries share one body: check it once
         for delivery in topic.fan_out(
             publication, message_id=message_id, sequence_number=sequence_number, now=now
         ):
@@ -612,9 +617,11 @@ class Broker:
             try:
                 if queue is None:
                     raise QueueDoesNotExist("The specified queue does not exist.")
+                if checked is None or checked.body is not delivery.body:
+                    checked = CheckedBody(delivery.body)
                 to_fifo = queue.settings.fifo_queue
-                queue.send(
-                    delivery.body,
+                queue.deliver(
+                    checked,
                     now=now,
                     message_attributes=delivery.message_attributes,
                     message_group_id=(

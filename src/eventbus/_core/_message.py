@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -86,6 +86,52 @@ class ReceivedMessage:
     md5_of_message_attributes: str | None
     attributes: Mapping[str, str]
     receive_count: int
+
+
+def _slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
+    """The function that sets slot ``name`` of a ``cls`` instance, bypassing
+    ``__setattr__`` (and so a frozen dataclass's refusal)."""
+    setter: Callable[[object, object], None] = getattr(cls, name).__set__
+    return setter
+
+
+_set_message_id = _slot_setter(ReceivedMessage, "message_id")
+_set_receipt_handle = _slot_setter(ReceivedMessage, "receipt_handle")
+_set_body = _slot_setter(ReceivedMessage, "body")
+_set_md5_of_body = _slot_setter(ReceivedMessage, "md5_of_body")
+_set_message_attributes = _slot_setter(ReceivedMessage, "message_attributes")
+_set_md5_of_message_attributes = _slot_setter(ReceivedMessage, "md5_of_message_attributes")
+_set_attributes = _slot_setter(ReceivedMessage, "attributes")
+_set_receive_count = _slot_setter(ReceivedMessage, "receive_count")
+
+
+def received_message(
+    message_id: str,
+    receipt_handle: str,
+    body: str,
+    md5_of_body: str,
+    message_attributes: Mapping[str, MessageAttributeValue],
+    md5_of_message_attributes: str | None,
+    attributes: Mapping[str, str],
+    receive_count: int,
+) -> ReceivedMessage:
+    """``ReceivedMessage(...)`` for the receive path, at about half the cost.
+
+    A frozen dataclass's ``__init__`` sets every field through
+    ``object.__setattr__``; a receive makes one value per message, so this fills
+    the slots through their descriptors instead. The result is the same frozen
+    value (equal, hashable, immutable).
+    """
+    message: ReceivedMessage = object.__new__(ReceivedMessage)
+    _set_message_id(message, message_id)
+    _set_receipt_handle(message, receipt_handle)
+    _set_body(message, body)
+    _set_md5_of_body(message, md5_of_body)
+    _set_message_attributes(message, message_attributes)
+    _set_md5_of_message_attributes(message, md5_of_message_attributes)
+    _set_attributes(message, attributes)
+    _set_receive_count(message, receive_count)
+    return message
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Iterable, Mapping
+from hashlib import md5
 from itertools import islice
 from typing import Final
 
@@ -35,7 +36,6 @@ from ._attributes import (
     attributes_size,
     check_body_characters,
     md5_of_attributes,
-    md5_of_body,
     to_attribute_value,
     validate_sqs_attributes,
 )
@@ -77,6 +77,7 @@ from ._message import (
     ReceivedMessage,
     SendResult,
     StoredMessage,
+    received_message,
 )
 from ._names import DEDUPLICATION_INTERVAL, FIFO_ID, content_deduplication_id
 from ._order import FifoOrder, Order, StandardOrder
@@ -119,6 +120,34 @@ class IllegalTransition(AssertionError):
     """
 
 
+class CheckedBody:
+    """A message body that passed SQS's body checks, with its digest and size.
+
+    A topic fans one body out to several queues; the broker checks it once and
+    hands the same value to each of them (the checks do not depend on the queue).
+
+    Raises:
+        InvalidParameterValue: the body is not a str.
+        MissingParameter: the body is empty.
+        InvalidMessageContents: it holds a character SQS refuses.
+    """
+
+    __slots__ = ("body", "md5", "size")
+
+    def __init__(self, body: object) -> None:
+        if not isinstance(body, str):
+            raise InvalidParameterValue(f"MessageBody must be a str, not {type(body).__name__}.")
+        if not body:
+            raise MissingParameter("The request must contain the parameter MessageBody.")
+        check_body_characters(body)
+        self.body = body
+        encoded = body.encode()
+        self.size = len(encoded)
+        """The body's size in bytes (UTF-8)."""
+        self.md5 = md5(encoded, usedforsecurity=False).hexdigest()
+        """The hex MD5 of the UTF-8 body, as SQS reports it."""
+
+
 class _Prepared:
     """A validated send, ready to enqueue."""
 
@@ -136,7 +165,7 @@ class _Prepared:
 
     def __init__(
         self,
-        body: str,
+        body: CheckedBody,
         attributes: Mapping[str, MessageAttributeValue],
         delay: int,
         size: int,
@@ -144,14 +173,14 @@ class _Prepared:
         group_id: str | None,
         dedup_key: tuple[str, str] | None,
     ) -> None:
-        self.body = body
+        self.body = body.body
         self.attributes = attributes
         self.delay = delay
         self.size = size
         self.system = system
         self.group_id = group_id
         self.dedup_key = dedup_key
-        self.md5_body = md5_of_body(body)
+        self.md5_body = body.md5
         self.md5_attributes = md5_of_attributes(attributes)
 
 
@@ -325,11 +354,8 @@ class QueueMachine:
         message_group_id: object,
         message_deduplication_id: object,
     ) -> _Prepared:
-        if not isinstance(body, str):
-            raise InvalidParameterValue(f"MessageBody must be a str, not {type(body).__name__}.")
-        if not body:
-            raise MissingParameter("The request must contain the parameter MessageBody.")
-        check_body_characters(body)
+        checked = body if isinstance(body, CheckedBody) else CheckedBody(body)
+        body = checked.body
         if delay_seconds is None or (self.fifo and delay_seconds == 0):
             delay = self.settings.delay_seconds
         elif self.fifo:
@@ -362,16 +388,16 @@ class QueueMachine:
                 for name, value in message_attributes.items()
             }
             validate_sqs_attributes(attributes)
-            size = len(body.encode()) + attributes_size(attributes)
+            size = checked.size + attributes_size(attributes)
         else:
-            size = len(body.encode())
+            size = checked.size
         limit = self.settings.maximum_message_size
         if size > limit:
             raise InvalidParameterValue(
                 "One or more parameters are invalid. Reason: Message must be shorter than "
                 f"{limit} bytes (body and attributes come to {size} bytes)."
             )
-        return _Prepared(body, attributes, delay, size, system, group_id, dedup_key)
+        return _Prepared(checked, attributes, delay, size, system, group_id, dedup_key)
 
     def _check_group_id(self, message_group_id: object) -> str | None:
         if message_group_id is None:
@@ -420,7 +446,12 @@ class QueueMachine:
         scope = (group_id or "") if self.settings.deduplication_scope == "messageGroup" else ""
         return scope, dedup_id
 
-    def _enqueue(self, prepared: _Prepared, now: float) -> SendResult:
+    def _enqueue(self, prepared: _Prepared, now: float) -> tuple[str, str | None]:
+        """Store a prepared send; return its message id and sequence number (FIFO).
+
+        A FIFO send that repeats one within the deduplication interval is accepted
+        and not stored: the first message's id and sequence number are returned.
+        """
         dedup_key = prepared.dedup_key
         key = None
         if dedup_key is not None:
@@ -432,9 +463,7 @@ class QueueMachine:
             seen = self._dedup.get(key)
             if seen is not None:  # accepted, not delivered again
                 first_id, first_number = seen.split("\0")
-                return SendResult(
-                    first_id, prepared.md5_body, prepared.md5_attributes, first_number or None
-                )
+                return first_id, first_number or None
         message_id = self._ids.message_id()
         self._seq += 1
         if self.changes is not None:
@@ -475,7 +504,7 @@ class QueueMachine:
         self._insert(message)
         if self.trace:
             self._events.append(MessageSent(self.name, message_id))
-        return SendResult(message_id, prepared.md5_body, prepared.md5_attributes, sequence_number)
+        return message_id, sequence_number
 
     def _insert(self, message: StoredMessage) -> None:
         """Index a new record in its initial state (VISIBLE or DELAYED)."""
@@ -517,7 +546,29 @@ class QueueMachine:
             body, message_attributes, delay_seconds, message_group_id, message_deduplication_id
         )
         self._advance(now)
-        return self._enqueue(prepared, now)
+        message_id, sequence_number = self._enqueue(prepared, now)
+        return SendResult(message_id, prepared.md5_body, prepared.md5_attributes, sequence_number)
+
+    def deliver(
+        self,
+        body: CheckedBody,
+        *,
+        now: float,
+        message_attributes: Mapping[str, object] | None = None,
+        message_group_id: str | None = None,
+        message_deduplication_id: str | None = None,
+    ) -> None:
+        """Accept a message a topic delivers: :meth:`send` for a body checked already.
+
+        The same rules and errors as :meth:`send` (the body's own checks were made
+        when ``body`` was built); it returns nothing, as SNS does not report the SQS
+        message id.
+        """
+        prepared = self._prepare(
+            body, message_attributes, None, message_group_id, message_deduplication_id
+        )
+        self._advance(now)
+        self._enqueue(prepared, now)
 
     def send_batch(
         self, entries: Iterable[SendBatchEntry], *, now: float
@@ -571,14 +622,14 @@ class QueueMachine:
             if isinstance(item, EventBusError):
                 result.failed.append(BatchFailure.from_error(entry.id, item))
             else:
-                sent = self._enqueue(item, now)
+                message_id, sequence_number = self._enqueue(item, now)
                 result.successful.append(
                     SendBatchResultEntry(
                         entry.id,
-                        sent.message_id,
-                        sent.md5_of_message_body,
-                        sent.md5_of_message_attributes,
-                        sent.sequence_number,
+                        message_id,
+                        item.md5_body,
+                        item.md5_attributes,
+                        sequence_number,
                     )
                 )
         return result
@@ -698,15 +749,15 @@ class QueueMachine:
         attributes = self._system_attributes(message)
         if self.trace:
             self._events.append(MessageReceived(self.name, message.message_id, count))
-        return ReceivedMessage(
-            message_id=message.message_id,
-            receipt_handle=self._make_handle(message),
-            body=message.body,
-            md5_of_body=message.md5_of_body,
-            message_attributes=message.message_attributes,
-            md5_of_message_attributes=message.md5_of_message_attributes,
-            attributes=attributes,
-            receive_count=count,
+        return received_message(
+            message.message_id,
+            self._make_handle(message),
+            message.body,
+            message.md5_of_body,
+            message.message_attributes,
+            message.md5_of_message_attributes,
+            attributes,
+            count,
         )
 
     def accept_dead_letter(self, message: StoredMessage, source_arn: str, now: float) -> None:
@@ -808,6 +859,10 @@ class QueueMachine:
         """
         message_id, number = self._parse_handle(receipt_handle)
         self._advance(now)
+        return self._delete(receipt_handle, message_id, number)
+
+    def _delete(self, receipt_handle: str, message_id: str, number: int) -> bool:
+        """:meth:`delete` of a parsed handle, time already advanced."""
         message = self._live_message(receipt_handle, message_id, number)
         if message is None:
             return False
@@ -815,6 +870,29 @@ class QueueMachine:
         if self.trace:
             self._events.append(MessageDeleted(self.name, message_id))
         return True
+
+    def delete_many(
+        self, receipt_handles: Iterable[str], *, now: float
+    ) -> list[EventBusError | None]:
+        """Delete the messages several receipt handles name: :meth:`delete` of each
+        in turn, in one call (what a consumer does once its handler succeeded).
+
+        Returns:
+            for each handle, in order, None if it succeeded (the message was deleted
+            or already gone) or the error :meth:`delete` raises for it, which
+            leaves the other handles alone.
+        """
+        self._advance(now)
+        outcomes: list[EventBusError | None] = []
+        for handle in receipt_handles:
+            try:
+                message_id, number = self._parse_handle(handle)
+                self._delete(handle, message_id, number)
+            except EventBusError as error:
+                outcomes.append(error)
+            else:
+                outcomes.append(None)
+        return outcomes
 
     def delete_batch(self, entries: Iterable[DeleteBatchEntry], *, now: float) -> BatchResult[str]:
         """Delete up to 10 messages; returns the ids of the entries that succeeded."""

@@ -82,12 +82,15 @@ class SubscriptionRecord:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Delivery:
     """One message SNS hands to one subscribed queue.
 
     On a FIFO topic it carries the group and deduplication ids; the broker passes
     them to FIFO queues only (a standard queue does not get a FIFO topic's group id).
+
+    Read-only by convention, not frozen: one is made per delivery, and a frozen
+    dataclass pays an ``object.__setattr__`` call per field to be built.
     """
 
     subscription: SubscriptionRecord
@@ -97,9 +100,9 @@ class Delivery:
     message_deduplication_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Publication:
-    """A validated publish."""
+    """A validated publish (read-only by convention; not frozen, as :class:`Delivery`)."""
 
     message: str
     subject: str | None

@@ -19,37 +19,51 @@ from .._core._names import LOCAL_ACCOUNT_ID
 
 
 def sqs_record(message: ReceivedMessage, queue_arn: str, region: str) -> dict[str, Any]:
-    """One record of an SQS event, as Lambda builds it from a received message."""
-    record: dict[str, Any] = {
+    """One record of an SQS event, as Lambda builds it from a received message.
+
+    The common case, a message without attributes, is one dict display; the keys
+    are in the order Lambda sends them either way.
+    """
+    if not message.message_attributes:
+        return {
+            "messageId": message.message_id,
+            "receiptHandle": message.receipt_handle,
+            "body": message.body,
+            "attributes": dict(message.attributes),
+            "messageAttributes": {},
+            "md5OfBody": message.md5_of_body,
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn,
+            "awsRegion": region,
+        }
+    attributes: dict[str, Any] = {}
+    for name, value in message.message_attributes.items():
+        if value.binary_value is not None:
+            attributes[name] = {
+                "binaryValue": base64.b64encode(value.binary_value).decode(),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value.data_type,
+            }
+        else:
+            attributes[name] = {
+                "stringValue": value.string_value,
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value.data_type,
+            }
+    return {
         "messageId": message.message_id,
         "receiptHandle": message.receipt_handle,
         "body": message.body,
         "attributes": dict(message.attributes),
-        "messageAttributes": {},
+        "messageAttributes": attributes,
+        "md5OfMessageAttributes": message.md5_of_message_attributes,
+        "md5OfBody": message.md5_of_body,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
     }
-    if message.message_attributes:
-        attributes = record["messageAttributes"]
-        for name, value in message.message_attributes.items():
-            if value.binary_value is not None:
-                attributes[name] = {
-                    "binaryValue": base64.b64encode(value.binary_value).decode(),
-                    "stringListValues": [],
-                    "binaryListValues": [],
-                    "dataType": value.data_type,
-                }
-            else:
-                attributes[name] = {
-                    "stringValue": value.string_value,
-                    "stringListValues": [],
-                    "binaryListValues": [],
-                    "dataType": value.data_type,
-                }
-        record["md5OfMessageAttributes"] = message.md5_of_message_attributes
-    record["md5OfBody"] = message.md5_of_body
-    record["eventSource"] = "aws:sqs"
-    record["eventSourceARN"] = queue_arn
-    record["awsRegion"] = region
-    return record
 
 
 def sqs_event(messages: Sequence[ReceivedMessage], queue_arn: str, region: str) -> dict[str, Any]:
