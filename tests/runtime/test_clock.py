@@ -378,3 +378,40 @@ def test_system_clock_ignores_steps_of_the_wall_clock(monkeypatch: pytest.Monkey
 
     assert 0 <= after - before < 5
     assert abs(SystemClock().now() - (real_time() + 3600)) < 5
+
+
+async def test_system_clock_one_notify_wakes_exactly_one_of_two_waiters() -> None:
+    """notify(1) on the SystemClock wakes one parked waiter; cancelling the other
+    leaves no running count and no waiter on the signal."""
+    system = SystemClock()
+    signal = Signal()
+    woken: list[str] = []
+    one_woke = anyio.Event()
+
+    async def waiter(name: str) -> None:
+        await system.wait(signal, system.now() + 3600)
+        woken.append(name)
+        one_woke.set()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter, "first")
+            tg.start_soon(waiter, "second")
+            await system.wait_settled()
+            signal.notify(1)
+            await one_woke.wait()
+            await system.wait_settled()
+            tg.cancel_scope.cancel()
+
+    assert woken == ["first"]
+    assert system.running == 0
+    assert not signal._waiters
+
+
+async def test_system_clock_cancelling_a_park_is_prompt() -> None:
+    """A task parked until a distant deadline leaves at once when cancelled."""
+    system = SystemClock()
+    with anyio.fail_after(5):
+        with anyio.move_on_after(0.01):
+            await system.sleep(3600)
+    assert system.running == 0

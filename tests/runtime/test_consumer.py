@@ -22,6 +22,7 @@ from eventbus import (
     NotIdle,
     Queue,
     RedrivePolicy,
+    SystemClock,
     VirtualClock,
 )
 
@@ -1285,3 +1286,33 @@ async def test_queue_deleted_under_the_consumer(bus: Bus, clock: VirtualClock) -
         await clock.wait_settled()
         assert consumer.statistics().concurrency == 0
         await bus.run_until_idle()
+
+
+async def test_a_sync_handler_on_the_loop_that_returns_late_has_timed_out() -> None:
+    """It cannot be stopped, but Lambda would have: its batch is not deleted."""
+    clock = SystemClock()
+    outcomes: list[str] = []
+    slow_seen = anyio.Event()
+    async with Bus(clock=clock) as bus:
+        queue = await bus.create_queue("orders", visibility_timeout=30)
+
+        def slow(event: dict[str, Any], context: LambdaContext) -> None:
+            body = event["Records"][0]["body"]
+            outcomes.append(body)
+            if body == "slow":
+                clock._origin += 5  # five seconds pass inside the handler, past its 3 s
+                slow_seen.set()
+
+        async with bus.consume(
+            queue, slow, batch_size=1, run_sync_handlers_in_thread=False
+        ) as consumer:
+            await queue.send("quick")
+            await queue.send("slow")
+            with anyio.fail_after(10):
+                await slow_seen.wait()
+        stats = consumer.statistics()
+        counts = await queue.statistics()
+    assert outcomes == ["quick", "slow"]
+    assert (stats.successes, stats.failures) == (1, 1)
+    assert stats.messages_deleted == 1
+    assert counts.in_flight == 1  # "slow" waits for its visibility timeout

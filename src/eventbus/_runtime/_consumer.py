@@ -482,6 +482,26 @@ class Consumer:
         error: BaseException | None = None
         timed_out = False
 
+        if type(clock) is SystemClock and not self._is_async and not self._in_thread:
+            # A sync handler on the loop cannot be stopped: no cancel scope around it.
+            # Lambda would have stopped it at its timeout, so a late return is a
+            # timeout too (its messages are not deleted).
+            try:
+                result = self.handler(event, context)
+            except Exception as exc:
+                return None, exc, clock.now() > deadline
+            if inspect.isawaitable(result):
+                with anyio.move_on_after(max(0.0, deadline - clock.now())) as scope:
+                    try:
+                        result = await result
+                    except Exception as exc:
+                        error = exc
+                if scope.cancelled_caught:
+                    return None, None, True
+            if clock.now() > deadline:
+                return None, None, True
+            return result, error, False
+
         if type(clock) is SystemClock:  # the cheap way: anyio's own deadline
             with anyio.move_on_after(max(0.0, deadline - clock.now())) as scope:
                 try:
