@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -23,7 +25,7 @@ def load(name: str) -> ModuleType:
 
 def test_every_example_has_a_test() -> None:
     """Each file in examples/ is run by a test below."""
-    tested = {"quickstart", "order_pipeline", "filter_routing", "redrive"}
+    tested = {"quickstart", "order_pipeline", "filter_routing", "redrive", "aws_backend"}
 
     assert tested == {path.stem for path in EXAMPLES.glob("*.py")}
 
@@ -78,3 +80,19 @@ async def test_redrive_example_drains_the_dlq_after_the_fix() -> None:
         "left_in_dlq": 0,
         "left_in_orders": 0,
     } == result
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # aiobotocore: asyncio only
+async def test_aws_backend_runs_the_pipeline_on_a_moto_server() -> None:
+    """The AWS example fulfils four orders; SQS dead-letters the poison one after
+    two receives; the audit queue sees every envelope; it cleans up after itself."""
+    from eventbus.testing import moto_server
+
+    with moto_server() as url:
+        summary = await load("aws_backend").main(url)
+    attempts = summary["attempts"]
+    assert sorted(attempts) == [1, 2, 3, 4, 5]
+    assert attempts[3] == 2  # max_receive_count, then SQS moves it
+    assert all(attempts[order] >= 1 for order in (1, 2, 4, 5))  # at least once
+    assert summary["audited"] >= 5
+    assert summary["dead_lettered"] == [3]
