@@ -403,7 +403,7 @@ async def test_system_clock_one_notify_wakes_exactly_one_of_two_waiters() -> Non
             await system.wait_settled()
             tg.cancel_scope.cancel()
 
-    assert woken == ["first"]
+    assert len(woken) == 1  # either: trio starts tasks in no fixed order
     assert system.running == 0
     assert not signal._waiters
 
