@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
+
 from eventbus import Bus, LambdaContext, RedrivePolicy
 
 from .conftest import Harness
@@ -97,3 +99,23 @@ async def test_competing_consumers_share_one_queue(harness: Harness) -> None:
         async with bus.consume(queue, handler), other.consume(theirs, handler):
             await bus.run_until_idle(max_time=60)
     assert sorted(handled) == sorted(sent)  # each once: no failures, no expiries
+
+
+async def test_a_cancelled_invocation_gives_its_messages_back_at_once(harness: Harness) -> None:
+    bus = harness.bus
+    queue = await bus.create_queue("orders", visibility_timeout=600)
+    await queue.send("interrupted")
+    started = anyio.Event()
+
+    async def stuck(event: dict[str, Any], context: LambdaContext) -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    async with bus.consume(queue, stuck, function_timeout=600) as consumer:
+        with anyio.fail_after(10):
+            await started.wait()
+        await consumer.stop(cancel=True)
+    assert consumer.statistics().messages_deleted == 0
+    [again] = await queue.receive()  # not after 600 s: released on the way out
+    assert again.body == "interrupted"
+    assert again.receive_count == 2

@@ -1316,3 +1316,22 @@ async def test_a_sync_handler_on_the_loop_that_returns_late_has_timed_out() -> N
     assert (stats.successes, stats.failures) == (1, 1)
     assert stats.messages_deleted == 1
     assert counts.in_flight == 1  # "slow" waits for its visibility timeout
+
+
+async def test_stop_with_cancel_inside_the_block_releases_and_leaves_cleanly(bus: Bus) -> None:
+    """stop(cancel=True) from inside ``async with`` cancels the running invocation,
+    gives its messages back at once, and does not cancel the caller."""
+    queue = await bus.create_queue("orders", visibility_timeout=600)
+    await queue.send("interrupted")
+    started = anyio.Event()
+
+    async def stuck(event: dict[str, Any], context: LambdaContext) -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    async with bus.consume(queue, stuck, function_timeout=600) as consumer:
+        await started.wait()
+        await consumer.stop(cancel=True)
+    assert consumer.statistics().in_flight_batches == 0
+    [again] = await queue.receive()
+    assert again.receive_count == 2

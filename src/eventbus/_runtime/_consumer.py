@@ -227,14 +227,24 @@ class Consumer:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
+    ) -> bool:
         assert self._stack is not None
         assert self._task_group is not None
+        stop_error: BaseException | None = None
         try:
-            await self.stop(cancel=exc_type is not None)
+            if not self._task_group.cancel_scope.cancel_called:  # stop(cancel=True) did it
+                await self.stop(cancel=exc_type is not None)
+        except BaseException as error:
+            # A cancellation of the consumer's own scope belongs to its task group,
+            # which swallows it; anything else goes on from here.
+            stop_error = error
+            exc_type, exc, tb = type(error), error, error.__traceback__
         finally:
             self.bus._consumers.discard(self)
-            await self._stack.__aexit__(exc_type, exc, tb)
+        suppressed = bool(await self._stack.__aexit__(exc_type, exc, tb))
+        if stop_error is not None and not suppressed:
+            raise stop_error
+        return suppressed
 
     async def stop(self, *, cancel: bool = False) -> None:
         """Stop polling, let running invocations finish, return unprocessed messages.
