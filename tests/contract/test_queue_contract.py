@@ -207,3 +207,24 @@ async def test_purge_empties_the_queue(harness: Harness) -> None:
     await queue.send_batch(["a", "b"])
     await queue.purge()
     assert (await queue.statistics()).total == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"max_messages": 11}, "MaxNumberOfMessages"),
+        ({"max_messages": 0}, "MaxNumberOfMessages"),
+        ({"wait_time_seconds": 21}, "WaitTimeSeconds"),
+        ({"visibility_timeout": 43_201}, "VisibilityTimeout"),
+    ],
+)
+async def test_receive_arguments_out_of_range_are_refused(
+    harness: Harness, options: dict[str, int], field: str
+) -> None:
+    queue = await harness.bus.create_queue("orders")
+    await queue.send("stays")
+    with pytest.raises(EventBusError) as caught:
+        await queue.receive(**options)
+    assert caught.value.code == "InvalidParameterValue"
+    assert field in caught.value.message
+    assert (await queue.statistics()).visible == 1

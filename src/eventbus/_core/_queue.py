@@ -184,6 +184,10 @@ class _Prepared:
         self.md5_attributes = md5_of_attributes(attributes)
 
 
+MAX_WAIT_TIME_SECONDS = 20
+"""The longest long poll SQS allows."""
+
+
 def invalid_value(parameter: str, value: object, reason: str) -> InvalidParameterValue:
     """An InvalidParameterValue worded as SQS words it."""
     return InvalidParameterValue(
@@ -201,6 +205,24 @@ def check_visibility_timeout(value: object) -> int:
         raise invalid_value(
             "VisibilityTimeout", value, "Must be an integer between 0 and 43200, if provided."
         )
+    return value
+
+
+def check_max_messages(value: object) -> int:
+    """Return ``value`` if it is a valid ``MaxNumberOfMessages`` (1-10), else raise."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10:
+        raise invalid_value("MaxNumberOfMessages", value, "Must be between 1 and 10, if provided.")
+    return value
+
+
+def check_wait_time(value: object) -> float:
+    """Return ``value`` if it is a valid ``WaitTimeSeconds`` (0-20), else raise."""
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not 0 <= value <= MAX_WAIT_TIME_SECONDS
+    ):
+        raise invalid_value("WaitTimeSeconds", value, "Must be >= 0 and <= 20, if provided.")
     return value
 
 
@@ -656,14 +678,7 @@ class QueueMachine:
             InvalidParameterValue: ``max_messages`` outside 1-10 or a bad visibility
                 timeout.
         """
-        if (
-            not isinstance(max_messages, int)
-            or isinstance(max_messages, bool)
-            or not 1 <= max_messages <= 10
-        ):
-            raise invalid_value(
-                "MaxNumberOfMessages", max_messages, "Must be between 1 and 10, if provided."
-            )
+        check_max_messages(max_messages)
         timeout = (
             self.settings.visibility_timeout
             if visibility_timeout is None

@@ -29,8 +29,6 @@ from .._core._message import PeekedMessage, QueueStatistics, ReceivedMessage, Se
 if TYPE_CHECKING:
     from ._move import MoveTask, MoveTaskStatus
 
-MAX_WAIT_TIME_SECONDS = 20
-
 
 @dataclass(frozen=True, slots=True)
 class PublishResult:

@@ -20,10 +20,10 @@ from .._core._batch import (
 from .._core._errors import EventBusError, InvalidParameter, QueueDoesNotExist
 from .._core._message import PeekedMessage, QueueStatistics, ReceivedMessage, SendResult
 from .._core._names import queue_url
-from .._core._queue import QueueMachine, invalid_value
+from .._core._queue import QueueMachine, check_wait_time
 from .._core._topic import SubscriptionRecord, TopicMachine
 from ._durable import durable
-from ._handles import MAX_WAIT_TIME_SECONDS, PublishResult, Queue, Subscription, Topic
+from ._handles import PublishResult, Queue, Subscription, Topic
 from ._move import MoveTask, MoveTaskStatus
 
 if TYPE_CHECKING:
@@ -114,12 +114,7 @@ class LocalQueue(Queue):
             if wait_time_seconds is None
             else wait_time_seconds
         )
-        if (
-            not isinstance(wait, int | float)
-            or isinstance(wait, bool)
-            or not 0 <= wait <= MAX_WAIT_TIME_SECONDS
-        ):
-            raise invalid_value("WaitTimeSeconds", wait, "Must be >= 0 and <= 20, if provided.")
+        check_wait_time(wait)
         clock = local.clock
         broker = local._broker
         with clock.busy():

@@ -27,6 +27,7 @@ from .._core._batch import (
 from .._core._errors import InvalidParameter, NotFound
 from .._core._message import QueueStatistics, ReceivedMessage, SendResult
 from .._core._names import queue_name_from
+from .._core._queue import check_max_messages, check_visibility_timeout, check_wait_time
 from .._core._topic import compile_policy
 from .._models import QueueConfig
 from .._runtime._handles import PublishResult, Queue, Subscription, Topic
@@ -158,8 +159,14 @@ class AwsQueue(Queue):
     ) -> list[ReceivedMessage]:
         """ReceiveMessage, asking for every system and message attribute.
 
-        SQS takes whole seconds of wait: a fraction is rounded up.
+        The arguments are checked by the local rules first. SQS takes whole seconds
+        of wait: a fraction is rounded up.
         """
+        check_max_messages(max_messages)
+        if wait_time_seconds is not None:
+            check_wait_time(wait_time_seconds)
+        if visibility_timeout is not None:
+            check_visibility_timeout(visibility_timeout)
         request: dict[str, Any] = {
             "QueueUrl": self.url,
             "MaxNumberOfMessages": max_messages,
@@ -199,6 +206,7 @@ class AwsQueue(Queue):
 
     async def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
         """ChangeMessageVisibility."""
+        check_visibility_timeout(visibility_timeout)
         with self._aws.call():
             await self._aws.sqs.change_message_visibility(
                 QueueUrl=self.url,
