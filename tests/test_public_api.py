@@ -44,3 +44,34 @@ def test_every_error_carries_an_aws_code() -> None:
 
     assert len(codes) == len(set(codes))
     assert all(codes)
+
+
+def test_aws_names_present_as_eventbus_aws() -> None:
+    """The AWS backend's classes show ``eventbus.aws`` as their module."""
+    import eventbus.aws
+
+    assert {"eventbus.aws"} == {
+        getattr(eventbus.aws, name).__module__ for name in eventbus.aws.__all__
+    }
+
+
+def test_both_backends_implement_every_abstract_call() -> None:
+    """No abstract method is left on either backend's handles, and each call keeps the
+    abstract handle's documentation."""
+    import inspect
+
+    from eventbus._runtime._local_handles import LocalQueue, LocalSubscription, LocalTopic
+    from eventbus.aws import AwsQueue, AwsSubscription, AwsTopic
+
+    pairs = [
+        (eventbus.Queue, (LocalQueue, AwsQueue)),
+        (eventbus.Topic, (LocalTopic, AwsTopic)),
+        (eventbus.Subscription, (LocalSubscription, AwsSubscription)),
+    ]
+    for abstract, implementations in pairs:
+        for implementation in implementations:
+            assert issubclass(implementation, abstract)
+            assert not getattr(implementation, "__abstractmethods__", None), implementation
+            for name in dir(abstract):
+                if not name.startswith("_") and callable(getattr(abstract, name)):
+                    assert inspect.getdoc(getattr(implementation, name)), (implementation, name)

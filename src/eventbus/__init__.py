@@ -24,6 +24,7 @@ from ._models import QueueConfig as QueueConfig
 from ._models import RedriveAllowPolicy as RedriveAllowPolicy
 from ._models import RedrivePolicy as RedrivePolicy
 from ._models import TopicConfig as TopicConfig
+from ._runtime._backend import Backend as Backend
 from ._runtime._bus import Bus as Bus
 from ._runtime._bus import NotIdle as NotIdle
 from ._runtime._clock import Clock as Clock
@@ -46,6 +47,7 @@ from ._version import __version__ as __version__
 
 __all__ = [
     "Bus",
+    "Backend",
     "Clock",
     "SystemClock",
     "VirtualClock",

@@ -20,3 +20,7 @@ from ._handles import AwsSubscription as AwsSubscription
 from ._handles import AwsTopic as AwsTopic
 
 __all__ = ["AwsBackend", "AwsQueue", "AwsSubscription", "AwsTopic"]
+
+for _name in __all__:
+    globals()[_name].__module__ = __name__
+del _name
