@@ -48,7 +48,18 @@ async def main(endpoint_url: str | None, region: str = "us-east-1") -> dict[str,
         """A plain sync handler: it reads the SNS envelope."""
         audited.extend(json.loads(r["body"])["Message"] for r in event["Records"])
 
-    async with Bus(backend=AwsBackend(region, endpoint_url, poll_interval=0.2)) as bus:
+    # moto's counts are exact; SQS's lag, so run_until_idle waits for 10 quiet seconds.
+    # Stopping a consumer lets its last long polls finish: short ones here, for a quick
+    # demo; 20 s (the default) costs fewer requests.
+    on_moto = endpoint_url is not None
+    backend = AwsBackend(
+        region,
+        endpoint_url,
+        poll_interval=0.2,
+        idle_quiet_period=0.5 if on_moto else 10.0,
+        long_poll_seconds=1 if on_moto else 20,
+    )
+    async with Bus(backend=backend) as bus:
         dlq = await bus.create_queue(f"{prefix}-orders-dlq")
         orders = await bus.create_queue(
             f"{prefix}-orders",

@@ -25,6 +25,7 @@ from ._core._errors import QueueDeletedRecently as QueueDeletedRecently
 from ._core._errors import QueueDoesNotExist as QueueDoesNotExist
 from ._core._errors import ReceiptHandleIsInvalid as ReceiptHandleIsInvalid
 from ._core._errors import ResourceNotFoundException as ResourceNotFoundException
+from ._core._errors import ServiceUnavailable as ServiceUnavailable
 from ._core._errors import TooManyEntriesInBatchRequest as TooManyEntriesInBatchRequest
 from ._core._errors import UnsupportedOperation as UnsupportedOperation
 from ._runtime._bus import NotIdle as NotIdle
@@ -51,6 +52,7 @@ __all__ = [
     "QueueDoesNotExist",
     "ReceiptHandleIsInvalid",
     "ResourceNotFoundException",
+    "ServiceUnavailable",
     "TooManyEntriesInBatchRequest",
     "UnsupportedOperation",
 ]

@@ -83,6 +83,8 @@ def aws_backend(endpoint: str | None) -> AwsBackend:
         endpoint,
         config=AioConfig(retries={"mode": "standard", "total_max_attempts": 1}),
         poll_interval=0.05,
+        idle_quiet_period=0.2,  # moto's counts are exact and its deliveries immediate
+        long_poll_seconds=1,  # consumers stop after their last receive: keep it short
     )
 
 

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
 from eventbus import Bus, CountingIds, EventBusError, SqliteStore, VirtualClock
-from eventbus.aws import AwsBackend
+from eventbus.aws import AwsBackend, AwsQueue
 from eventbus.aws._errors import aws_code, error_class, from_client_error
 from eventbus.errors import QueueDoesNotExist
 
@@ -63,12 +65,6 @@ def test_the_region_comes_from_the_configuration(monkeypatch: pytest.MonkeyPatch
         AwsBackend()
     assert caught.value.code == "InvalidParameterValue"
     assert "region" in caught.value.message
-
-
-def test_a_poll_interval_must_be_positive() -> None:
-    with pytest.raises(EventBusError) as caught:
-        AwsBackend("us-east-1", poll_interval=0)
-    assert "poll_interval" in caught.value.message
 
 
 @pytest.mark.parametrize("anyio_backend", ["trio"])
@@ -156,3 +152,96 @@ async def test_a_local_queue_cannot_subscribe_to_an_aws_topic(aws_bus: Bus) -> N
             await topic.subscribe(queue)
     assert caught.value.code == "InvalidParameter"
     assert await topic.subscriptions() == []
+
+
+@pytest.mark.parametrize(
+    ("options", "name"),
+    [
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"idle_quiet_period": -1}, "idle_quiet_period"),
+        ({"long_poll_seconds": 0}, "long_poll_seconds"),
+        ({"long_poll_seconds": 21}, "long_poll_seconds"),
+    ],
+)
+def test_backend_options_out_of_range_are_refused(options: dict[str, Any], name: str) -> None:
+    with pytest.raises(EventBusError) as caught:
+        AwsBackend("us-east-1", **options)
+    assert caught.value.code == "InvalidParameterValue"
+    assert name in caught.value.message
+
+
+async def test_an_unreachable_service_is_service_unavailable() -> None:
+    backend = AwsBackend(
+        "us-east-1",
+        "http://127.0.0.1:9",  # the discard port: nothing listens
+        config=AioConfig(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+    async with Bus(backend=backend) as bus:
+        with pytest.raises(EventBusError) as caught:
+            await bus.create_queue("orders")
+    assert caught.value.code == "ServiceUnavailable"
+    assert not caught.value.sender_fault
+
+
+async def test_a_failed_subscribe_takes_its_policy_statement_back(aws_bus: Bus) -> None:
+    queue = await aws_bus.create_queue("orders")
+    topic = await aws_bus.create_topic("events")
+    sns: Any = aws_bus.backend.sns  # type: ignore[attr-defined]
+
+    async def refuse(**request: Any) -> None:
+        raise ClientError({"Error": {"Code": "AuthorizationError", "Message": "no"}}, "Subscribe")
+
+    original, sns.subscribe = sns.subscribe, refuse
+    try:
+        with pytest.raises(EventBusError) as caught:
+            await topic.subscribe(queue)
+    finally:
+        sns.subscribe = original
+    assert caught.value.code == "AuthorizationError"
+    assert "Policy" not in await queue.get_attributes()
+
+
+async def test_a_stopping_consumer_gives_back_what_its_last_receive_took(
+    aws_bus: Bus,
+) -> None:
+    """A long poll already sent is left to finish, and what it brings is released:
+    cancelled midway, SQS would keep the message hidden for 600 seconds."""
+    queue = await aws_bus.create_queue("orders", visibility_timeout=600)
+    handled: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        handled.extend(r["body"] for r in event["Records"])
+
+    async with aws_bus.consume(queue, handler) as consumer:
+        await aws_bus.clock.wait_settled()
+        await anyio.sleep(0.3)  # real time: the long polls reach the server
+        await consumer.stop()
+        await queue.send("late")  # arrives while those long polls are still open
+    assert handled == []
+    [again] = await queue.receive()
+    assert again.body == "late"
+
+
+async def test_a_settled_batch_stays_deleted_when_the_consumer_is_cancelled(
+    aws_bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = await aws_bus.create_queue("orders", visibility_timeout=600)
+    await queue.send("done")
+    deleting = anyio.Event()
+    original = AwsQueue._delete_received
+
+    async def slow_delete(self: AwsQueue, handles: Any) -> Any:
+        deleting.set()
+        await anyio.sleep(0.2)
+        return await original(self, handles)
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        pass
+
+    monkeypatch.setattr(AwsQueue, "_delete_received", slow_delete)
+    async with aws_bus.consume(queue, handler) as consumer:
+        with anyio.fail_after(10):
+            await deleting.wait()
+        await consumer.stop(cancel=True)
+    assert consumer.statistics().messages_deleted == 1
+    assert (await queue.statistics()).total == 0

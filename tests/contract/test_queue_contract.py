@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
 
-from eventbus import EventBusError, RedrivePolicy, SendBatchEntry
+from eventbus import EventBusError, RedriveAllowPolicy, RedrivePolicy, SendBatchEntry
 
 from .conftest import Harness
 
@@ -228,3 +229,38 @@ async def test_receive_arguments_out_of_range_are_refused(
     assert caught.value.code == "InvalidParameterValue"
     assert field in caught.value.message
     assert (await queue.statistics()).visible == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [("", "MissingParameter"), ("bad \x00 character", "InvalidMessageContents")],
+)
+async def test_a_bad_body_is_refused_before_sending(harness: Harness, body: str, code: str) -> None:
+    queue = await harness.bus.create_queue("orders")
+    with pytest.raises(EventBusError) as caught:
+        await queue.send(body)
+    assert caught.value.code == code
+    assert (await queue.statistics()).total == 0
+
+
+async def test_a_fractional_delay_is_refused(harness: Harness) -> None:
+    queue = await harness.bus.create_queue("orders")
+    with pytest.raises(EventBusError) as caught:
+        await queue.send("x", delay_seconds=1.5)  # type: ignore[arg-type]
+    assert caught.value.code == "InvalidParameterValue"
+    assert (await queue.statistics()).total == 0
+
+
+async def test_a_redrive_allow_policy_is_kept(harness: Harness) -> None:
+    harness.moto_departs("GetQueueAttributes(All) leaves RedriveAllowPolicy out")
+    bus = harness.bus
+    await bus.create_queue("orders")
+    dlq = await bus.create_queue(
+        "orders-dlq",
+        redrive_allow_policy=RedriveAllowPolicy(
+            redrive_permission="byQueue", source_queues=("orders",)
+        ),
+    )
+    policy = json.loads((await dlq.get_attributes())["RedriveAllowPolicy"])
+    assert policy["redrivePermission"] == "byQueue"
+    assert policy["sourceQueueArns"] == [(await bus.get_queue("orders")).arn]

@@ -180,3 +180,71 @@ async def test_a_fifo_queue_cannot_subscribe_to_a_standard_topic(harness: Harnes
     with pytest.raises(EventBusError) as caught:
         await topic.subscribe(queue)
     assert caught.value.code == "InvalidParameter"
+
+
+async def test_an_empty_message_is_refused_before_publishing(harness: Harness) -> None:
+    topic = await harness.bus.create_topic("events")
+    with pytest.raises(EventBusError) as caught:
+        await topic.publish("")
+    assert caught.value.code == "InvalidParameter"
+
+
+async def test_deleting_a_missing_topic_is_no_error(harness: Harness) -> None:
+    await harness.bus.delete_topic("never-made")
+    assert await harness.bus.list_topics() == []
+
+
+async def test_the_filter_scope_moves_to_the_body_with_a_nested_policy(
+    harness: Harness,
+) -> None:
+    bus = harness.bus
+    queue = await bus.create_queue("orders")
+    topic = await bus.create_topic("events")
+    subscription = await topic.subscribe(
+        queue, raw_message_delivery=True, filter_policy={"kind": ["created"]}
+    )
+    await subscription.set_filter_policy({"order": {"kind": ["created"]}}, scope="MessageBody")
+    assert subscription.filter_policy_scope == "MessageBody"
+    await topic.publish('{"order": {"kind": "created"}}')
+    await topic.publish('{"order": {"kind": "deleted"}}', message_attributes={"kind": "created"})
+    received = await queue.receive(max_messages=10)
+    assert [m.body for m in received] == ['{"order": {"kind": "created"}}']
+
+
+async def test_the_filter_scope_moves_back_to_the_attributes(harness: Harness) -> None:
+    harness.moto_departs(
+        "moto keeps matching by the scope the policy was set under, not the new one"
+    )
+    bus = harness.bus
+    queue = await bus.create_queue("orders")
+    topic = await bus.create_topic("events")
+    subscription = await topic.subscribe(
+        queue,
+        raw_message_delivery=True,
+        filter_policy={"order": {"kind": ["created"]}},
+        filter_policy_scope="MessageBody",
+    )
+    await subscription.set_filter_policy({"kind": ["deleted"]}, scope="MessageAttributes")
+    assert subscription.filter_policy == {"kind": ["deleted"]}
+    assert subscription.filter_policy_scope == "MessageAttributes"
+    await topic.publish("by attribute", message_attributes={"kind": "deleted"})
+    await topic.publish('{"order": {"kind": "created"}}')
+    assert [m.body for m in await queue.receive(max_messages=10)] == ["by attribute"]
+
+
+async def test_a_subscription_dead_letter_queue_is_set_and_removed(harness: Harness) -> None:
+    bus = harness.bus
+    queue = await bus.create_queue("orders")
+    dlq = await bus.create_queue("orders-sub-dlq")
+    topic = await bus.create_topic("events")
+    subscription = await topic.subscribe(queue, dead_letter_queue=dlq)
+    assert subscription.dead_letter_queue_arn == dlq.arn
+    redrive = json.loads((await subscription.get_attributes())["RedrivePolicy"])
+    assert redrive == {"deadLetterTargetArn": dlq.arn}
+    await subscription.set_dead_letter_queue(None)
+    assert subscription.dead_letter_queue_arn is None
+    fifo_dlq = await bus.create_queue("other.fifo", fifo_queue=True)
+    with pytest.raises(EventBusError) as caught:
+        await subscription.set_dead_letter_queue(fifo_dlq)
+    assert caught.value.code == "InvalidParameter"
+    assert subscription.dead_letter_queue_arn is None

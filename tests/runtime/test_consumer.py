@@ -1335,3 +1335,36 @@ async def test_stop_with_cancel_inside_the_block_releases_and_leaves_cleanly(bus
     assert consumer.statistics().in_flight_batches == 0
     [again] = await queue.receive()
     assert again.receive_count == 2
+
+
+async def test_pollers_survive_transient_receive_errors(
+    bus: Bus, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A throttled or unreachable queue is retried after a pause; the pollers stay."""
+    from eventbus._runtime._local_handles import LocalQueue
+    from eventbus.errors import ServiceUnavailable
+
+    queue = await bus.create_queue("orders")
+    original = LocalQueue.receive
+    failures = {"left": 12}
+
+    async def flaky(self: LocalQueue, **options: Any) -> Any:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ServiceUnavailable("try again")
+        return await original(self, **options)
+
+    monkeypatch.setattr(LocalQueue, "receive", flaky)
+    handled: list[str] = []
+
+    async def handler(event: dict[str, Any], context: LambdaContext) -> None:
+        handled.extend(r["body"] for r in event["Records"])
+
+    async with bus.consume(queue, handler) as consumer:
+        await clock.wait_settled()
+        assert consumer.statistics().concurrency == 5
+        await queue.send("after the outage")
+        await bus.run_until_idle(max_time=120)
+        assert consumer.statistics().concurrency == 5
+    assert failures["left"] == 0
+    assert handled == ["after the outage"]

@@ -45,7 +45,14 @@ from ._names import (
 )
 from ._queue import CheckedBody, QueueMachine
 from ._settings import QUEUE_AWS_NAMES, QueueSettings, TopicSettings
-from ._topic import Delivery, SubscriptionRecord, TopicMachine, compile_policy
+from ._topic import (
+    Delivery,
+    SubscriptionRecord,
+    TopicMachine,
+    check_subscription,
+    check_subscription_dlq,
+    compile_policy,
+)
 
 QUEUE_RECREATE_DELAY = 60.0
 
@@ -510,24 +517,14 @@ class Broker:
                 policy, a dead-letter queue of the wrong type, or the queue is
                 subscribed already with other settings.
         """
-        if queue.settings.fifo_queue and not topic.settings.fifo_topic:
-            raise InvalidParameter(
-                "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can "
-                "not be subscribed to standard SNS topics"
-            )
-        if not isinstance(raw_message_delivery, bool):
-            raise InvalidParameter(
-                f"Invalid parameter: Attributes Reason: RawMessageDelivery: Invalid value "
-                f"[{raw_message_delivery}]. Must be true or false."
-            )
-        try:
-            policy, scope = compile_policy(filter_policy, filter_policy_scope)
-        except InvalidParameter as error:
-            raise InvalidParameter(
-                "Invalid parameter: Attributes Reason: "
-                + error.message.removeprefix("Invalid parameter: ")
-            ) from None
-        self._check_subscription_dlq(topic, dead_letter_queue)
+        policy, scope = check_subscription(
+            topic_fifo=topic.settings.fifo_topic,
+            queue_fifo=queue.fifo,
+            raw_message_delivery=raw_message_delivery,
+            filter_policy=filter_policy,
+            filter_policy_scope=filter_policy_scope,
+            dead_letter_queue_fifo=None if dead_letter_queue is None else dead_letter_queue.fifo,
+        )
         dlq_arn = None if dead_letter_queue is None else dead_letter_queue.arn
         existing = topic.subscription_for(queue.arn)
         if existing is not None:
@@ -696,7 +693,8 @@ class Broker:
         self, topic: TopicMachine, record: SubscriptionRecord, dlq: QueueMachine | None
     ) -> None:
         """Set (or with None remove) a subscription's dead-letter queue."""
-        self._check_subscription_dlq(topic, dlq)
+        if dlq is not None:
+            check_subscription_dlq(topic_fifo=topic.settings.fifo_topic, dlq_fifo=dlq.fifo)
         record.dead_letter_target_arn = None if dlq is None else dlq.arn
         self._topology_changed()
 
@@ -746,19 +744,6 @@ class Broker:
     def _move_tasks_changed(self) -> None:
         if self.changes is not None:
             self.changes.move_tasks = True
-
-    @staticmethod
-    def _check_subscription_dlq(topic: TopicMachine, dlq: QueueMachine | None) -> None:
-        """Raise InvalidParameter unless the DLQ's type matches the topic's.
-
-        A FIFO topic's subscriptions need a FIFO DLQ, a standard topic's a standard one.
-        """
-        if dlq is not None and dlq.fifo != topic.settings.fifo_topic:
-            kind = "a FIFO" if topic.settings.fifo_topic else "a standard"
-            raise InvalidParameter(
-                f"Invalid parameter: RedrivePolicy: must use {kind} queue as DLQ for a "
-                f"subscription to {kind} topic."
-            )
 
 
 def _first_difference(old: QueueSettings, new: QueueSettings) -> str | None:

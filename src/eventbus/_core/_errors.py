@@ -158,3 +158,11 @@ class UnsupportedOperation(EventBusError):
     """Raised for an operation the queue's backend does not offer."""
 
     code = "UnsupportedOperation"
+
+
+class ServiceUnavailable(EventBusError):
+    """Raised when a remote service could not be reached or answered with a transient
+    failure (a timeout, a dropped connection); the call may be tried again."""
+
+    code = "ServiceUnavailable"
+    sender_fault = False

@@ -111,6 +111,77 @@ class Publication:
     message_deduplication_id: str | None
 
 
+def check_message(message: object) -> tuple[str, int]:
+    """Check an SNS message's type and content; return it and its size in bytes (UTF-8).
+
+    Raises:
+        InvalidParameter: not a str, empty, or not encodable (a lone surrogate).
+    """
+    if not isinstance(message, str):
+        raise InvalidParameter(
+            f"Invalid parameter: Message (must be a str, not {type(message).__name__})"
+        )
+    if not message:
+        raise InvalidParameter("Invalid parameter: Empty message")
+    try:
+        return message, len(message.encode())
+    except UnicodeEncodeError:
+        raise InvalidParameter(
+            "Invalid parameter: Message (must be valid Unicode text: no lone surrogates)"
+        ) from None
+
+
+def check_subscription(
+    *,
+    topic_fifo: bool,
+    queue_fifo: bool,
+    raw_message_delivery: object,
+    filter_policy: Mapping[str, Any] | str | None,
+    filter_policy_scope: object,
+    dead_letter_queue_fifo: bool | None,
+) -> tuple[FilterPolicy | None, FilterPolicyScope]:
+    """Check a queue subscription's settings as SNS does; return the compiled policy.
+
+    Raises:
+        InvalidParameter: a FIFO queue on a standard topic, a RawMessageDelivery
+            that is not a bool, a bad filter policy or scope, a dead-letter queue of
+            the other type than the topic.
+    """
+    if queue_fifo and not topic_fifo:
+        raise InvalidParameter(
+            "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can "
+            "not be subscribed to standard SNS topics"
+        )
+    if not isinstance(raw_message_delivery, bool):
+        raise InvalidParameter(
+            f"Invalid parameter: Attributes Reason: RawMessageDelivery: Invalid value "
+            f"[{raw_message_delivery}]. Must be true or false."
+        )
+    try:
+        policy, scope = compile_policy(filter_policy, filter_policy_scope)
+    except InvalidParameter as error:
+        raise InvalidParameter(
+            "Invalid parameter: Attributes Reason: "
+            + error.message.removeprefix("Invalid parameter: ")
+        ) from None
+    if dead_letter_queue_fifo is not None:
+        check_subscription_dlq(topic_fifo=topic_fifo, dlq_fifo=dead_letter_queue_fifo)
+    return policy, scope
+
+
+def check_subscription_dlq(*, topic_fifo: bool, dlq_fifo: bool) -> None:
+    """Raise InvalidParameter unless the DLQ's type matches the topic's.
+
+    A FIFO topic's subscriptions need a FIFO DLQ, a standard topic's a standard one.
+    """
+    if dlq_fifo != topic_fifo:
+        kind = "a FIFO" if topic_fifo else "a standard"
+        raise InvalidParameter(
+            f"Invalid parameter: RedrivePolicy: must use {kind} queue as DLQ for a "
+            f"subscription to {kind} topic."
+        )
+
+
 def compile_policy(
     policy: Mapping[str, Any] | str | None, scope: object
 ) -> tuple[FilterPolicy | None, FilterPolicyScope]:
@@ -177,18 +248,7 @@ class TopicMachine:
                 missing deduplication id on a FIFO topic.
             ParameterValueInvalid: a bad message attribute.
         """
-        if not isinstance(message, str):
-            raise InvalidParameter(
-                f"Invalid parameter: Message (must be a str, not {type(message).__name__})"
-            )
-        if not message:
-            raise InvalidParameter("Invalid parameter: Empty message")
-        try:
-            size = len(message.encode())
-        except UnicodeEncodeError:
-            raise InvalidParameter(
-                "Invalid parameter: Message (must be valid Unicode text: no lone surrogates)"
-            ) from None
+        message, size = check_message(message)
         if subject is not None and (
             not isinstance(subject, str)
             or not subject

@@ -27,6 +27,9 @@ class Backend(abc.ABC):
     """
 
     region: str
+    idle_quiet_period: float = 0.0
+    """How long (seconds) the queues must look idle before ``run_until_idle`` trusts
+    it: 0 where counts are exact; longer where they lag behind (SQS)."""
 
     @abc.abstractmethod
     def bind(self, clock: Clock) -> None:

@@ -36,7 +36,11 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 import anyio.abc
 
-from .._core._errors import EventBusError, InvalidParameterValueException
+from .._core._errors import (
+    EventBusError,
+    InvalidParameterValueException,
+    QueueDoesNotExist,
+)
 from .._core._message import ReceivedMessage
 from ._clock import Signal, SystemClock
 from ._lambda import LambdaContext, sqs_event
@@ -50,12 +54,16 @@ MAX_PAYLOAD_BYTES = 6_291_456
 """The synchronous invocation payload limit (6 MB)."""
 RECORD_OVERHEAD_BYTES = 1_024
 """What each record adds to the payload beyond its body and attributes (an estimate)."""
-LONG_POLL_SECONDS = 20
 MIN_POLLERS = 5
 MAX_POLLERS = 1_000
 SCALE_UP_PER_MINUTE = 300
 RELEASE_TIMEOUT = 10
-"""How long (seconds) returning unhandled messages to a remote queue may take."""
+"""How long (seconds) settling a batch or returning unhandled messages to a remote
+queue may take once started (it is shielded from cancellation)."""
+RETRY_PAUSE = 1.0
+"""The first pause (seconds) after a failed receive; it doubles with each failure."""
+RETRY_PAUSE_MAX = 20.0
+"""The longest pause between retries of a failing receive."""
 
 _FAILED_ALL = None
 
@@ -254,8 +262,12 @@ class Consumer:
         to the queue at once, as do messages received but not yet handed over.
         """
         self._stopping = True
-        for scope in list(self._idle_scopes):
-            scope.cancel()
+        if cancel or self.queue._receive_cancel_safe:
+            for scope in list(self._idle_scopes):
+                scope.cancel()
+        # Otherwise a receive already sent to a remote queue is left to finish (at
+        # most a 20-second long poll): cancelled, the service would still hide what
+        # it took, with no receipt handle left here to give it back.
         clock = self.bus.clock
         if not cancel:
             deadline = clock.now() + self.stop_timeout
@@ -303,53 +315,83 @@ class Consumer:
         self._spawn_poller()
 
     async def _poll(self) -> None:
+        """One poller: receive a batch, invoke the handler, settle; until stopped.
+
+        A queue deleted under it stops it; any other error of the queue (a throttle,
+        an unreachable service) is logged and retried after a growing pause.
+        """
+        failures = 0
         try:
             while not self._stopping:
-                batch: list[ReceivedMessage] = []
-                holding = False
-                succeeded = True
                 try:
+                    stay = await self._poll_once()
+                except QueueDoesNotExist as error:
+                    logger.warning(
+                        "consumer.stopped",
+                        queue=self.queue.name,
+                        code=error.code,
+                        reason=error.message,
+                    )
+                    return
+                except EventBusError as error:
+                    failures += 1
+                    pause = min(RETRY_PAUSE_MAX, RETRY_PAUSE * 2 ** (failures - 1))
+                    logger.warning(
+                        "consumer.poll_failed",
+                        queue=self.queue.name,
+                        code=error.code,
+                        reason=error.message,
+                        retry_in=pause,
+                    )
                     with anyio.CancelScope() as scope:
                         self._idle_scopes.add(scope)
                         try:
-                            await self._collect(batch)
+                            await self.bus.clock.sleep(pause)
                         finally:
                             self._idle_scopes.discard(scope)
-                    if not batch:
-                        if not self._stopping and self._pollers > self._min_pollers:
-                            return
-                        continue
-                    self._busy_pollers += 1
-                    holding = True
-                    if self._stopping:
-                        continue
-                    await self._maybe_scale_up()
-                    succeeded = await self._invoke(batch)
-                    batch = []
-                finally:
-                    if holding:
-                        self._busy_pollers -= 1
-                    if batch:  # never handed over, or the invocation was cancelled
-                        await self._release(batch)
-                if (
-                    not succeeded
-                    and not self.report_batch_item_failures
-                    and self._pollers > self._min_pollers
-                ):
+                    continue
+                failures = 0
+                if not stay:
                     return
-        except EventBusError as error:  # the queue was deleted under us
-            logger.warning(
-                "consumer.stopped", queue=self.queue.name, code=error.code, reason=error.message
-            )
         finally:
             self._pollers -= 1
+
+    async def _poll_once(self) -> bool:
+        """Receive, invoke and settle one batch; False when this poller should leave."""
+        batch: list[ReceivedMessage] = []
+        holding = False
+        succeeded = True
+        try:
+            with anyio.CancelScope() as scope:
+                self._idle_scopes.add(scope)
+                try:
+                    await self._collect(batch)
+                finally:
+                    self._idle_scopes.discard(scope)
+            if not batch:
+                return self._stopping or self._pollers <= self._min_pollers
+            self._busy_pollers += 1
+            holding = True
+            if self._stopping:
+                return False
+            await self._maybe_scale_up()
+            if self._stopping:  # stop() ran while scaling looked at the queue
+                return False
+            succeeded = await self._invoke(batch)
+            batch = []
+        finally:
+            if holding:
+                self._busy_pollers -= 1
+            if batch:  # never handed over, or the invocation was cancelled
+                await self._release(batch)
+        return succeeded or self.report_batch_item_failures or self._pollers <= self._min_pollers
 
     async def _collect(self, batch: list[ReceivedMessage]) -> None:
         """Receive a batch into ``batch``: up to batch_size, within the window and
         the payload limit (messages that would pass the limit go back at once)."""
         queue = self.queue
         first = await queue.receive(
-            max_messages=min(10, self.batch_size), wait_time_seconds=LONG_POLL_SECONDS
+            max_messages=min(10, self.batch_size), wait_time_seconds=queue._long_poll_seconds
         )
         payload = await self._admit(first, batch, 0)
         window = self.maximum_batching_window
@@ -357,13 +399,13 @@ class Consumer:
             return
         clock = self.bus.clock
         end = clock.now() + window
-        while len(batch) < self.batch_size and payload < MAX_PAYLOAD_BYTES:
+        while len(batch) < self.batch_size and payload < MAX_PAYLOAD_BYTES and not self._stopping:
             remaining = end - clock.now()
             if remaining <= 0:
                 break
             more = await queue.receive(
                 max_messages=min(10, self.batch_size - len(batch)),
-                wait_time_seconds=min(LONG_POLL_SECONDS, remaining),
+                wait_time_seconds=min(queue._long_poll_seconds, remaining),
             )
             payload = await self._admit(more, batch, payload)
 
@@ -459,7 +501,10 @@ class Consumer:
                 failed = set()
             if failed and self.queue.fifo:
                 failed = _fail_rest_of_groups(batch, failed)
-            await self._settle(batch, failed)
+            # Once the outcome is known, a cancellation must not undo it: messages the
+            # handler processed would otherwise be released and delivered again.
+            with anyio.move_on_after(RELEASE_TIMEOUT, shield=True):
+                await self._settle(batch, failed)
             return failed is not _FAILED_ALL
         finally:
             self._running_batches -= 1

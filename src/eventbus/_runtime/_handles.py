@@ -231,6 +231,14 @@ class Queue(abc.ABC):
     # What the consumer needs beyond the public calls: settling a batch in as few
     # calls as the backend allows, and the facts it scales and checks by.
 
+    _long_poll_seconds: int = 20
+    """How long a consumer's receives wait for messages (SQS's longest long poll)."""
+
+    _receive_cancel_safe: bool = True
+    """Whether a receive may be cancelled without losing what it took: true where the
+    receive happens in this process; a remote service keeps what a cancelled request
+    took hidden until its visibility timeout."""
+
     @abc.abstractmethod
     def _visibility_timeout(self) -> int:
         """The queue's visibility timeout (on AWS: as read when the handle was made)."""

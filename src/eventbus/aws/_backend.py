@@ -24,16 +24,22 @@ from .._runtime._clock import Clock, SystemClock
 from .._runtime._handles import Queue, Topic
 from ._convert import bool_text
 from ._errors import translated
-from ._handles import AwsQueue, AwsTopic, allow_topic
+from ._handles import AwsQueue, AwsTopic
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns import SNSClient
     from types_aiobotocore_sqs import SQSClient
 
 
+CONNECTIONS = 50
+"""Connections the client for everything but receives may open (deletes, visibility
+changes, sends), unless the given ``config`` says otherwise."""
 RECEIVE_CONNECTIONS = 1_000
 """Connections the receiving client may open: one per long poll, as many as a
 consumer's pollers can reach (opened only when needed)."""
+RECEIVE_READ_TIMEOUT = 30
+"""The least read timeout (seconds) of the receiving client: a 20-second long poll
+must not time out on the client while SQS still holds messages for it."""
 
 
 class AwsBackend(Backend):
@@ -56,9 +62,16 @@ class AwsBackend(Backend):
             get a client of their own, with room for 1000 long polls at once.
         poll_interval: how often (seconds) ``Bus.run_until_idle`` reads the
             queues' counts again while waiting.
+        idle_quiet_period: how long (seconds) those counts must read idle before
+            ``run_until_idle`` returns (SQS's approximate counts can lag behind).
+        long_poll_seconds: how long (1-20 s) a consumer's receives wait. A consumer
+            that stops lets the receives it has sent finish (a receive cancelled
+            midway would leave what SQS took hidden until its visibility timeout),
+            so stopping takes up to this long; shorter costs more requests.
 
     Raises:
-        EventBusError: ``InvalidParameterValue`` if no region is given or configured.
+        EventBusError: ``InvalidParameterValue`` if no region is given or configured,
+            or for an option out of range.
 
     Limitations: time is the services' own, so only a ``SystemClock`` can drive it;
     counts are SQS's approximate ones; ``peek`` and message move tasks are not
@@ -73,6 +86,8 @@ class AwsBackend(Backend):
         session: AioSession | None = None,
         config: AioConfig | None = None,
         poll_interval: float = 1.0,
+        idle_quiet_period: float = 10.0,
+        long_poll_seconds: int = 20,
     ) -> None:
         self._session = session if session is not None else get_session()
         region = region_name or self._session.get_config_variable("region")
@@ -87,6 +102,20 @@ class AwsBackend(Backend):
         if not poll_interval > 0:
             raise InvalidParameterValue(f"poll_interval must be > 0, not {poll_interval!r}.")
         self.poll_interval = float(poll_interval)
+        if not idle_quiet_period >= 0:
+            raise InvalidParameterValue(
+                f"idle_quiet_period must be >= 0, not {idle_quiet_period!r}."
+            )
+        self.idle_quiet_period = float(idle_quiet_period)
+        if (
+            not isinstance(long_poll_seconds, int)
+            or isinstance(long_poll_seconds, bool)
+            or not 1 <= long_poll_seconds <= 20
+        ):
+            raise InvalidParameterValue(
+                f"long_poll_seconds must be an integer from 1 to 20, not {long_poll_seconds!r}."
+            )
+        self.long_poll_seconds = long_poll_seconds
         self._clock: Clock = SystemClock()
         self._stack: AsyncExitStack | None = None
         self._sqs: SQSClient | None = None
@@ -126,21 +155,26 @@ class AwsBackend(Backend):
             raise InvalidParameterValue(
                 "AwsBackend needs asyncio (aiobotocore is built on aiohttp), not trio."
             ) from None
-        stack = AsyncExitStack()
-        config = self._config or AioConfig()
-        receive_config = config.merge(AioConfig(max_pool_connections=RECEIVE_CONNECTIONS))
+        config = AioConfig(max_pool_connections=CONNECTIONS)
+        if self._config is not None:
+            config = config.merge(self._config)
+        receive_timeout = max(getattr(config, "read_timeout", 0) or 0, RECEIVE_READ_TIMEOUT)
+        receive_config = config.merge(
+            AioConfig(max_pool_connections=RECEIVE_CONNECTIONS, read_timeout=receive_timeout)
+        )
         create = self._session.create_client
         region, endpoint = self.region, self.endpoint_url
-        self._sqs = await stack.enter_async_context(
-            create("sqs", region_name=region, endpoint_url=endpoint, config=config)
-        )
-        self._receiver = await stack.enter_async_context(
-            create("sqs", region_name=region, endpoint_url=endpoint, config=receive_config)
-        )
-        self._sns = await stack.enter_async_context(
-            create("sns", region_name=region, endpoint_url=endpoint, config=config)
-        )
-        self._stack = stack
+        async with AsyncExitStack() as stack:  # closes what was made if a step fails
+            self._sqs = await stack.enter_async_context(
+                create("sqs", region_name=region, endpoint_url=endpoint, config=config)
+            )
+            self._receiver = await stack.enter_async_context(
+                create("sqs", region_name=region, endpoint_url=endpoint, config=receive_config)
+            )
+            self._sns = await stack.enter_async_context(
+                create("sns", region_name=region, endpoint_url=endpoint, config=config)
+            )
+            self._stack = stack.pop_all()
 
     async def close(self) -> None:
         """Close the clients."""
@@ -148,6 +182,11 @@ class AwsBackend(Backend):
         self._sqs = self._receiver = self._sns = None
         if stack is not None:
             await stack.aclose()
+
+    @property
+    def clock(self) -> Clock:
+        """The bus's clock."""
+        return self._clock
 
     @property
     def sqs(self) -> SQSClient:
@@ -177,7 +216,8 @@ class AwsBackend(Backend):
         """Create a queue (CreateQueue) with the attributes given, and only those."""
         config = QueueConfig(**attributes)
         check_queue_name(name, fifo=config.fifo_queue)
-        aws = await self._queue_attributes(config, set(attributes))
+        given = {key for key, value in attributes.items() if value is not None}
+        aws = await self._queue_attributes(config, given)
         with self.call():
             response = await self.sqs.create_queue(QueueName=name, Attributes=aws)  # type: ignore[arg-type]
         return await self._adopt(response["QueueUrl"])
@@ -209,7 +249,12 @@ class AwsBackend(Backend):
             token = page.get("NextToken")
             if not token:
                 break
-        queues: list[Queue] = [await self._adopt(url) for url in urls]
+        queues: list[Queue] = []
+        for url in urls:
+            try:
+                queues.append(await self._adopt(url))
+            except QueueDoesNotExist:  # ListQueues may still name a queue just deleted
+                continue
         return sorted(queues, key=lambda q: q.name)
 
     async def _queue_url(self, reference: str) -> str:
@@ -306,7 +351,10 @@ class AwsBackend(Backend):
         elif topic.startswith("arn:"):
             arn = topic
         else:
-            arn = await self._topic_arn(topic)
+            try:
+                arn = await self._topic_arn(topic)
+            except NotFound:
+                return
         with self.call():
             await self.sns.delete_topic(TopicArn=arn)
 
@@ -336,11 +384,15 @@ class AwsBackend(Backend):
                 return topic.arn
         raise NotFound(f"Topic does not exist: {name!r}.")
 
-    async def _subscription_dlq(self, queue: Queue | str, topic_arn: str) -> str:
-        """The ARN of a subscription's dead-letter queue, which the topic may now
-        send to (SNS needs the same permission there as on the subscribed queue)."""
-        if isinstance(queue, Queue) and not isinstance(queue, AwsQueue):
+    async def _queue_of(self, queue: Queue | str) -> AwsQueue:
+        """The AWS queue a handle, name, URL or ARN stands for.
+
+        Raises:
+            EventBusError: ``InvalidParameter`` for another backend's handle,
+                ``QueueDoesNotExist``.
+        """
+        if isinstance(queue, AwsQueue):
+            return queue
+        if isinstance(queue, Queue):
             raise InvalidParameter(f"{queue!r} belongs to another backend than this topic's.")
-        target = queue if isinstance(queue, AwsQueue) else await self.get_queue(queue)
-        await allow_topic(self, target, topic_arn)
-        return target.arn
+        return await self.get_queue(queue)

@@ -7,10 +7,11 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-from botocore.exceptions import ClientError
+import aiohttp
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from .._core import _errors
-from .._core._errors import EventBusError
+from .._core._errors import EventBusError, InvalidParameterValue, ServiceUnavailable
 
 _PREFIX = "AWS.SimpleQueueService."
 
@@ -54,17 +55,30 @@ def aws_code(code: str) -> str:
 
 
 def from_client_error(error: ClientError) -> EventBusError:
-    """The EventBusError for a botocore ClientError."""
+    """The EventBusError for a botocore ClientError.
+
+    The query-protocol code (``Code``, from ``x-amzn-query-error``) is the documented
+    name; the JSON protocol's ``__type`` (``QueryErrorCode``) is the fallback.
+    """
     details: dict[str, Any] = dict(error.response.get("Error", {}))
-    code = str(details.get("QueryErrorCode") or details.get("Code") or "InternalError")
+    code = str(details.get("Code") or details.get("QueryErrorCode") or "InternalError")
     message = str(details.get("Message") or error)
     return error_class(code)(message)
 
 
 @contextmanager
 def translated() -> Iterator[None]:
-    """Raise AWS's errors from the calls inside as EventBusErrors."""
+    """Raise the errors of the calls inside as EventBusErrors.
+
+    AWS's answers keep their code; a request botocore refuses to send is an
+    ``InvalidParameterValue``; a failure to reach the service (a refused or dropped
+    connection, a timeout) is a ``ServiceUnavailable``, which may be tried again.
+    """
     try:
         yield
     except ClientError as error:
         raise from_client_error(error) from error
+    except ParamValidationError as error:
+        raise InvalidParameterValue(str(error)) from error
+    except (TimeoutError, BotoCoreError, aiohttp.ClientError) as error:
+        raise ServiceUnavailable(f"{type(error).__name__}: {error}") from error

@@ -9,8 +9,9 @@ else is left to AWS, whose errors arrive as the same ``EventBusError`` codes.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -27,8 +28,18 @@ from .._core._batch import (
 from .._core._errors import InvalidParameter, NotFound
 from .._core._message import QueueStatistics, ReceivedMessage, SendResult
 from .._core._names import queue_name_from
-from .._core._queue import check_max_messages, check_visibility_timeout, check_wait_time
-from .._core._topic import compile_policy
+from .._core._queue import (
+    CheckedBody,
+    check_max_messages,
+    check_visibility_timeout,
+    check_wait_time,
+)
+from .._core._topic import (
+    check_message,
+    check_subscription,
+    check_subscription_dlq,
+    compile_policy,
+)
 from .._models import QueueConfig
 from .._runtime._handles import PublishResult, Queue, Subscription, Topic
 from ._convert import attributes_to_aws, bool_text, received_from_aws
@@ -41,8 +52,28 @@ BACKLOG_CACHE_SECONDS = 1.0
 """How long the consumer's backlog check reuses one GetQueueAttributes answer."""
 
 
-def _chunks(items: Sequence[str], size: int = 10) -> list[Sequence[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+CONCURRENT_BATCH_CALLS = 10
+"""How many batch calls (of 10 messages each) settling one large batch makes at once."""
+
+
+async def _each_chunk(
+    items: Sequence[str], call: Callable[[Sequence[str]], Awaitable[None]]
+) -> None:
+    """Call ``call`` on every run of 10 items: one at a time for a small batch, a few
+    at once for a large one (10,000 messages are 1,000 calls)."""
+    chunks = [items[i : i + 10] for i in range(0, len(items), 10)]
+    if len(chunks) == 1:
+        await call(chunks[0])
+        return
+    limiter = anyio.CapacityLimiter(CONCURRENT_BATCH_CALLS)
+
+    async def limited(chunk: Sequence[str]) -> None:
+        async with limiter:
+            await call(chunk)
+
+    async with anyio.create_task_group() as group:
+        for chunk in chunks:
+            group.start_soon(limited, chunk)
 
 
 def _failure(entry: Mapping[str, Any]) -> BatchFailure:
@@ -74,6 +105,12 @@ class AwsQueue(Queue):
         self._backlog = False
         self._backlog_at = -BACKLOG_CACHE_SECONDS
 
+    _receive_cancel_safe = False
+
+    @property
+    def _long_poll_seconds(self) -> int:  # type: ignore[override]
+        return self._aws.long_poll_seconds
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, AwsQueue) and other.arn == self.arn
 
@@ -89,7 +126,8 @@ class AwsQueue(Queue):
         message_group_id: str | None = None,
         message_deduplication_id: str | None = None,
     ) -> SendResult:
-        """SendMessage."""
+        """SendMessage (the body and attributes checked by the local rules first)."""
+        CheckedBody(body)
         request: dict[str, Any] = {"QueueUrl": self.url, "MessageBody": body}
         attributes = attributes_to_aws(message_attributes, sns=False)
         if attributes:
@@ -295,7 +333,7 @@ class AwsQueue(Queue):
         return self._visibility
 
     async def _has_backlog(self) -> bool:
-        now = anyio.current_time()
+        now = self._aws.clock.now()
         if now - self._backlog_at >= BACKLOG_CACHE_SECONDS:
             attributes = await self._attributes("ApproximateNumberOfMessages")
             self._backlog = int(attributes.get("ApproximateNumberOfMessages", "0")) > 0
@@ -304,14 +342,19 @@ class AwsQueue(Queue):
 
     async def _delete_received(self, receipt_handles: Sequence[str]) -> Collection[str]:
         failed: list[str] = []
-        for chunk in _chunks(receipt_handles):
+
+        async def delete(chunk: Sequence[str]) -> None:
             result = await self.delete_batch(list(chunk))
             failed.extend(chunk[int(failure.id)] for failure in result.failed)
+
+        await _each_chunk(receipt_handles, delete)
         return failed
 
     async def _release_received(self, receipt_handles: Sequence[str]) -> None:
-        for chunk in _chunks(receipt_handles):
+        async def release(chunk: Sequence[str]) -> None:
             await self.change_visibility_batch([(handle, 0) for handle in chunk])
+
+        await _each_chunk(receipt_handles, release)
 
 
 class AwsSubscription(Subscription):
@@ -381,12 +424,28 @@ class AwsSubscription(Subscription):
         self, filter_policy: Mapping[str, Any] | str | None, *, scope: str | None = None
     ) -> None:
         """SetSubscriptionAttributes of FilterPolicy (``{}`` removes it) and its scope."""
-        new_scope = scope if scope is not None else self.filter_policy_scope
+        old_scope = self.filter_policy_scope
+        new_scope = scope if scope is not None else old_scope
         compiled, _ = compile_policy(filter_policy, new_scope)
-        if scope is not None:
-            await self._set("FilterPolicyScope", scope)
         text = "{}" if compiled is None else json.dumps(dict(compiled.source))
-        await self._set("FilterPolicy", text)
+        if new_scope == old_scope:
+            await self._set("FilterPolicy", text)
+            return
+        # Two calls, ordered so that each state in between is valid: a nested policy
+        # is refused under MessageAttributes, so the scope moves to MessageBody before
+        # the new policy comes, and away from it only after the new policy is in.
+        old_text = self._attributes.get("FilterPolicy", "{}") or "{}"
+        steps = [("FilterPolicy", text, old_text), ("FilterPolicyScope", new_scope, old_scope)]
+        if new_scope == "MessageBody":
+            steps.reverse()
+        (first, first_value, first_old), (second, second_value, _) = steps
+        await self._set(first, first_value)
+        try:
+            await self._set(second, second_value)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._set(first, first_old)
+            raise
 
     async def set_raw_message_delivery(self, raw_message_delivery: bool) -> None:
         """SetSubscriptionAttributes of RawMessageDelivery."""
@@ -402,8 +461,11 @@ class AwsSubscription(Subscription):
         if queue is None:
             await self._set("RedrivePolicy", "")
             return
-        arn = await self._aws._subscription_dlq(queue, self.topic_arn)
-        await self._set("RedrivePolicy", json.dumps({"deadLetterTargetArn": arn}))
+        aws = self._aws
+        dlq = await aws._queue_of(queue)
+        check_subscription_dlq(topic_fifo=self.topic_arn.endswith(".fifo"), dlq_fifo=dlq.fifo)
+        await allow_topic(aws, dlq, self.topic_arn)
+        await self._set("RedrivePolicy", json.dumps({"deadLetterTargetArn": dlq.arn}))
 
     async def unsubscribe(self) -> None:
         """Unsubscribe (a subscription already gone is no error)."""
@@ -444,7 +506,11 @@ class AwsTopic(Topic):
         filter_policy_scope: str = "MessageAttributes",
         dead_letter_queue: Queue | str | None = None,
     ) -> Subscription:
-        """Allow the topic in the queue's policy (SetQueueAttributes), then Subscribe."""
+        """Allow the topic in the queue's policy (SetQueueAttributes), then Subscribe.
+
+        The settings are checked by the local rules first. If Subscribe fails, the
+        policy statements added for it are taken back.
+        """
         aws = self._aws
         if isinstance(queue, AwsQueue):
             target = queue
@@ -455,28 +521,38 @@ class AwsTopic(Topic):
                 f"Invalid parameter: SQS endpoint ARN (got {queue!r}; pass a Queue of this "
                 "backend or its ARN)"
             )
-        if not isinstance(raw_message_delivery, bool):
-            raise InvalidParameter(
-                "Invalid parameter: RawMessageDelivery must be a bool, not "
-                f"{raw_message_delivery!r}."
-            )
-        compiled, _ = compile_policy(filter_policy, filter_policy_scope)
+        dlq = None if dead_letter_queue is None else await aws._queue_of(dead_letter_queue)
+        compiled, _ = check_subscription(
+            topic_fifo=self.name.endswith(".fifo"),
+            queue_fifo=target.fifo,
+            raw_message_delivery=raw_message_delivery,
+            filter_policy=filter_policy,
+            filter_policy_scope=filter_policy_scope,
+            dead_letter_queue_fifo=None if dlq is None else dlq.fifo,
+        )
         attributes = {"RawMessageDelivery": bool_text(raw_message_delivery)}
         if compiled is not None:
             attributes["FilterPolicy"] = json.dumps(dict(compiled.source))
             attributes["FilterPolicyScope"] = filter_policy_scope
-        if dead_letter_queue is not None:
-            dlq_arn = await aws._subscription_dlq(dead_letter_queue, self.arn)
-            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn})
-        await allow_topic(aws, target, self.arn)
-        with aws.call():
-            response = await aws.sns.subscribe(
-                TopicArn=self.arn,
-                Protocol="sqs",
-                Endpoint=target.arn,
-                Attributes=attributes,
-                ReturnSubscriptionArn=True,
-            )
+        if dlq is not None:
+            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq.arn})
+        granted = [target] if dlq is None else [target, dlq]
+        undo = [await allow_topic(aws, q, self.arn) for q in granted]
+        try:
+            with aws.call():
+                response = await aws.sns.subscribe(
+                    TopicArn=self.arn,
+                    Protocol="sqs",
+                    Endpoint=target.arn,
+                    Attributes=attributes,
+                    ReturnSubscriptionArn=True,
+                )
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                for grant, previous in zip(granted, undo, strict=True):
+                    if previous is not None:
+                        await restore_policy(aws, grant, previous)
+            raise
         arn = response["SubscriptionArn"]
         return AwsSubscription(
             aws,
@@ -498,7 +574,8 @@ class AwsTopic(Topic):
             listed.extend(
                 {str(k): str(v) for k, v in s.items()}
                 for s in page.get("Subscriptions", [])
-                if s.get("Protocol") == "sqs" and "SubscriptionArn" in s
+                # a pending confirmation (another account's queue) has no ARN yet
+                if s.get("Protocol") == "sqs" and s.get("SubscriptionArn", "").startswith("arn:")
             )
             token = page.get("NextToken")
             if not token:
@@ -519,7 +596,8 @@ class AwsTopic(Topic):
         message_group_id: str | None = None,
         message_deduplication_id: str | None = None,
     ) -> PublishResult:
-        """Publish."""
+        """Publish (the message and attributes checked by the local rules first)."""
+        check_message(message)
         request: dict[str, Any] = {"TopicArn": self.arn, "Message": message}
         attributes = attributes_to_aws(message_attributes, sns=True)
         if attributes:
@@ -546,8 +624,9 @@ class AwsTopic(Topic):
 
 
 def _policy_statement(queue_arn: str, topic_arn: str) -> dict[str, Any]:
+    digest = hashlib.sha256(topic_arn.encode()).hexdigest()[:16]
     return {
-        "Sid": f"eventbus-{topic_arn.rsplit(':', 1)[-1]}",
+        "Sid": f"eventbus-sns-{digest}",
         "Effect": "Allow",
         "Principal": {"Service": "sns.amazonaws.com"},
         "Action": "sqs:SendMessage",
@@ -556,18 +635,23 @@ def _policy_statement(queue_arn: str, topic_arn: str) -> dict[str, Any]:
     }
 
 
-async def allow_topic(aws: AwsBackend, queue: AwsQueue, topic_arn: str) -> None:
+async def allow_topic(aws: AwsBackend, queue: AwsQueue, topic_arn: str) -> str | None:
     """Add a statement letting the topic send to the queue, unless one is there.
 
     SNS can deliver to a queue only if the queue's access policy allows the topic;
-    other statements of the policy are kept.
+    other statements of the policy are kept. Returns the policy as it was before
+    (``""`` for none) if it was changed, None if it already allowed the topic.
+
+    The policy is read, changed and written back: two processes subscribing the
+    same queue at the same moment can lose one statement (SQS has no conditional
+    write), and SNS then cannot deliver from that topic.
     """
     attributes = await queue._attributes("Policy")
-    policy = json.loads(attributes["Policy"]) if attributes.get("Policy") else {}
+    before = attributes.get("Policy", "")
+    policy = json.loads(before) if before else {}
     statements = policy.setdefault("Statement", [])
     if isinstance(statements, dict):
         statements = policy["Statement"] = [statements]
-    wanted = _policy_statement(queue.arn, topic_arn)
     for statement in statements:
         condition = statement.get("Condition", {}).get("ArnEquals", {})
         if (
@@ -575,10 +659,17 @@ async def allow_topic(aws: AwsBackend, queue: AwsQueue, topic_arn: str) -> None:
             and condition.get("aws:SourceArn") == topic_arn
             and statement.get("Action") in ("sqs:SendMessage", "SQS:SendMessage", "sqs:*")
         ):
-            return
+            return None
     policy.setdefault("Version", "2012-10-17")
-    statements.append(wanted)
+    statements.append(_policy_statement(queue.arn, topic_arn))
     with aws.call():
         await aws.sqs.set_queue_attributes(
             QueueUrl=queue.url, Attributes={"Policy": json.dumps(policy)}
         )
+    return before
+
+
+async def restore_policy(aws: AwsBackend, queue: AwsQueue, policy: str) -> None:
+    """Put a queue's access policy back as :func:`allow_topic` found it."""
+    with aws.call():
+        await aws.sqs.set_queue_attributes(QueueUrl=queue.url, Attributes={"Policy": policy})
