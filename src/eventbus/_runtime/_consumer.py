@@ -303,40 +303,44 @@ class Consumer:
         self._spawn_poller()
 
     async def _poll(self) -> None:
+        # One cancel scope for the poller's life (entering one costs more than a
+        # receive): stop() cancels it only while the poller is idle, in _collect.
+        # Once it is cancelled the poller does nothing but release what it holds,
+        # shielded, and leave.
         try:
-            while not self._stopping:
-                batch: list[ReceivedMessage] = []
-                holding = False
-                succeeded = True
-                try:
-                    with anyio.CancelScope() as scope:
+            with anyio.CancelScope() as scope:
+                while not self._stopping:
+                    batch: list[ReceivedMessage] = []
+                    holding = False
+                    succeeded = True
+                    try:
                         self._idle_scopes.add(scope)
                         try:
                             await self._collect(batch)
                         finally:
                             self._idle_scopes.discard(scope)
-                    if not batch:
-                        if not self._stopping and self._pollers > self._min_pollers:
-                            return
-                        continue
-                    self._busy_pollers += 1
-                    holding = True
-                    if self._stopping:
-                        continue
-                    await self._maybe_scale_up()
-                    succeeded = await self._invoke(batch)
-                    batch = []
-                finally:
-                    if holding:
-                        self._busy_pollers -= 1
-                    if batch:  # never handed over, or the invocation was cancelled
-                        await self._release(batch)
-                if (
-                    not succeeded
-                    and not self.report_batch_item_failures
-                    and self._pollers > self._min_pollers
-                ):
-                    return
+                        if not batch:
+                            if not self._stopping and self._pollers > self._min_pollers:
+                                return
+                            continue
+                        self._busy_pollers += 1
+                        holding = True
+                        if self._stopping:
+                            continue
+                        await self._maybe_scale_up()
+                        succeeded = await self._invoke(batch)
+                        batch = []
+                    finally:
+                        if holding:
+                            self._busy_pollers -= 1
+                        if batch:  # never handed over, or the invocation was cancelled
+                            await self._release(batch)
+                    if (
+                        not succeeded
+                        and not self.report_batch_item_failures
+                        and self._pollers > self._min_pollers
+                    ):
+                        return
         except EventBusError as error:  # the queue was deleted under us
             logger.warning(
                 "consumer.stopped", queue=self.queue.name, code=error.code, reason=error.message
