@@ -615,7 +615,12 @@ class Broker:
                 if queue is None:
                     raise QueueDoesNotExist("The specified queue does not exist.")
                 if checked is None or checked.body is not delivery.body:
-                    checked = CheckedBody(delivery.body)
+                    envelope = delivery.envelope
+                    checked = (
+                        CheckedBody(delivery.body)
+                        if envelope is None
+                        else envelope.checked_body(delivery.body, record.arn)
+                    )
                 to_fifo = queue.settings.fifo_queue
                 queue.deliver(
                     checked,

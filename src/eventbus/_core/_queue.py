@@ -147,6 +147,16 @@ class CheckedBody:
         self.md5 = md5(encoded, usedforsecurity=False).hexdigest()
         """The hex MD5 of the UTF-8 body, as SQS reports it."""
 
+    @classmethod
+    def trusted(cls, body: str, size: int, digest: str) -> CheckedBody:
+        """A body whose checks the caller made, with its size and hex MD5 (an SNS
+        envelope checks and hashes the parts its subscriptions share only once)."""
+        checked = object.__new__(cls)
+        checked.body = body
+        checked.size = size
+        checked.md5 = digest
+        return checked
+
 
 class _Prepared:
     """A validated send, ready to enqueue."""
@@ -413,13 +423,16 @@ class QueueMachine:
             size = checked.size + attributes_size(attributes)
         else:
             size = checked.size
+        self._check_size(size)
+        return _Prepared(checked, attributes, delay, size, system, group_id, dedup_key)
+
+    def _check_size(self, size: int) -> None:
         limit = self.settings.maximum_message_size
         if size > limit:
             raise InvalidParameterValue(
                 "One or more parameters are invalid. Reason: Message must be shorter than "
                 f"{limit} bytes (body and attributes come to {size} bytes)."
             )
-        return _Prepared(checked, attributes, delay, size, system, group_id, dedup_key)
 
     def _check_group_id(self, message_group_id: object) -> str | None:
         if message_group_id is None:
@@ -507,26 +520,57 @@ class QueueMachine:
                         now + DEDUPLICATION_INTERVAL,
                     )
                 )
-        delay = prepared.delay
+        self._store(
+            message_id,
+            prepared.body,
+            prepared.attributes,
+            prepared.md5_body,
+            prepared.md5_attributes,
+            prepared.delay,
+            prepared.size,
+            prepared.system or EMPTY_SYSTEM,
+            prepared.group_id,
+            now,
+        )
+        return message_id, sequence_number
+
+    def _store(
+        self,
+        message_id: str,
+        body: str,
+        attributes: Mapping[str, MessageAttributeValue],
+        md5_body: str,
+        md5_attributes: str | None,
+        delay: int,
+        size: int,
+        system: Mapping[str, str],
+        group_id: str | None,
+        now: float,
+    ) -> None:
+        """Make and index the record of a new message (its arrival number is taken)."""
+        # Positional: a dataclass's __init__ takes keywords at about twice the cost.
         message = StoredMessage(
-            message_id=message_id,
-            body=prepared.body,
-            message_attributes=prepared.attributes,
-            md5_of_body=prepared.md5_body,
-            md5_of_message_attributes=prepared.md5_attributes,
-            sent_at=now,
-            enqueued_at=now,
-            seq=self._seq,
-            state=DELAYED if delay else VISIBLE,
-            available_at=now + delay if delay else now,
-            size=prepared.size,
-            system_attributes=prepared.system or EMPTY_SYSTEM,
-            group_id=prepared.group_id,
+            message_id,
+            body,
+            attributes,
+            md5_body,
+            md5_attributes,
+            now,  # sent_at
+            now,  # enqueued_at
+            self._seq,
+            DELAYED if delay else VISIBLE,
+            now + delay if delay else now,  # available_at
+            size,
+            0,  # receive_count
+            None,  # first_received_at
+            None,  # received_at
+            0,  # epoch
+            system,
+            group_id,
         )
         self._insert(message)
         if self.trace:
             self._events.append(MessageSent(self.name, message_id))
-        return message_id, sequence_number
 
     def _insert(self, message: StoredMessage) -> None:
         """Index a new record in its initial state (VISIBLE or DELAYED)."""
@@ -586,11 +630,39 @@ class QueueMachine:
         when ``body`` was built); it returns nothing, as SNS does not report the SQS
         message id.
         """
-        prepared = self._prepare(
-            body, message_attributes, None, message_group_id, message_deduplication_id
-        )
+        if (
+            message_attributes
+            or message_group_id is not None
+            or message_deduplication_id is not None
+            or self.fifo
+        ):
+            prepared = self._prepare(
+                body, message_attributes, None, message_group_id, message_deduplication_id
+            )
+            self._advance(now)
+            self._enqueue(prepared, now)
+            return
+        # The common case, a plain message to a standard queue: :meth:`_prepare`
+        # would find nothing to check but the size, and :meth:`_enqueue` no
+        # deduplication to do.
+        self._check_size(body.size)
         self._advance(now)
-        self._enqueue(prepared, now)
+        message_id = self._ids.message_id()
+        self._seq += 1
+        if self.changes is not None:
+            self.changes.queues.add(self.name)  # the arrival counter is durable state
+        self._store(
+            message_id,
+            body.body,
+            EMPTY_ATTRIBUTES,
+            body.md5,
+            None,
+            self.settings.delay_seconds,
+            body.size,
+            EMPTY_SYSTEM,
+            None,
+            now,
+        )
 
     def send_batch(
         self, entries: Iterable[SendBatchEntry], *, now: float

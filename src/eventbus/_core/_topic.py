@@ -98,6 +98,8 @@ class Delivery:
     message_attributes: Mapping[str, MessageAttributeValue]
     message_group_id: str | None
     message_deduplication_id: str | None = None
+    envelope: Envelope | None = None
+    """The envelope ``body`` was made from (non-raw delivery), which checks it cheaply."""
 
 
 @dataclass(slots=True, eq=False)
@@ -387,5 +389,5 @@ class TopicMachine:
                     sequence_number=sequence_number,
                 )
             body = envelope.for_subscription(record.arn)
-            out.append(Delivery(record, body, EMPTY_ATTRIBUTES, group_id, dedup_id))
+            out.append(Delivery(record, body, EMPTY_ATTRIBUTES, group_id, dedup_id, envelope))
         return out

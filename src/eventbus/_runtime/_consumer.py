@@ -320,54 +320,57 @@ class Consumer:
         A queue deleted under it stops it; any other error of the queue (a throttle,
         an unreachable service) is logged and retried after a growing pause.
         """
+        # One cancel scope for the poller's life (entering one costs more than a
+        # receive): stop() cancels it only while the poller is idle (receiving or
+        # pausing). Once it is cancelled the poller only releases what it holds,
+        # shielded, and leaves.
         failures = 0
         try:
-            while not self._stopping:
-                try:
-                    stay = await self._poll_once()
-                except QueueDoesNotExist as error:
-                    logger.warning(
-                        "consumer.stopped",
-                        queue=self.queue.name,
-                        code=error.code,
-                        reason=error.message,
-                    )
-                    return
-                except EventBusError as error:
-                    failures += 1
-                    pause = min(RETRY_PAUSE_MAX, RETRY_PAUSE * 2 ** (failures - 1))
-                    logger.warning(
-                        "consumer.poll_failed",
-                        queue=self.queue.name,
-                        code=error.code,
-                        reason=error.message,
-                        retry_in=pause,
-                    )
-                    with anyio.CancelScope() as scope:
+            with anyio.CancelScope() as scope:
+                while not self._stopping:
+                    try:
+                        stay = await self._poll_once(scope)
+                    except QueueDoesNotExist as error:
+                        logger.warning(
+                            "consumer.stopped",
+                            queue=self.queue.name,
+                            code=error.code,
+                            reason=error.message,
+                        )
+                        return
+                    except EventBusError as error:
+                        failures += 1
+                        pause = min(RETRY_PAUSE_MAX, RETRY_PAUSE * 2 ** (failures - 1))
+                        logger.warning(
+                            "consumer.poll_failed",
+                            queue=self.queue.name,
+                            code=error.code,
+                            reason=error.message,
+                            retry_in=pause,
+                        )
                         self._idle_scopes.add(scope)
                         try:
                             await self.bus.clock.sleep(pause)
                         finally:
                             self._idle_scopes.discard(scope)
-                    continue
-                failures = 0
-                if not stay:
-                    return
+                        continue
+                    failures = 0
+                    if not stay:
+                        return
         finally:
             self._pollers -= 1
 
-    async def _poll_once(self) -> bool:
+    async def _poll_once(self, scope: anyio.CancelScope) -> bool:
         """Receive, invoke and settle one batch; False when this poller should leave."""
         batch: list[ReceivedMessage] = []
         holding = False
         succeeded = True
         try:
-            with anyio.CancelScope() as scope:
-                self._idle_scopes.add(scope)
-                try:
-                    await self._collect(batch)
-                finally:
-                    self._idle_scopes.discard(scope)
+            self._idle_scopes.add(scope)
+            try:
+                await self._collect(batch)
+            finally:
+                self._idle_scopes.discard(scope)
             if not batch:
                 return self._stopping or self._pollers <= self._min_pollers
             self._busy_pollers += 1
