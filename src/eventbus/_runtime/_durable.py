@@ -33,7 +33,9 @@ def durable(
 
     async def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         result = await method(self, *args, **kwargs)
-        await self._local._durable()
+        local = self._local
+        if local._group_commit:  # checked here: awaiting _durable() costs a coroutine
+            await local._durable()
         return result
 
     functools.update_wrapper(call, method)
