@@ -228,11 +228,12 @@ async def test_a_settled_batch_stays_deleted_when_the_consumer_is_cancelled(
     queue = await aws_bus.create_queue("orders", visibility_timeout=600)
     await queue.send("done")
     deleting = anyio.Event()
+    go_on = anyio.Event()
     original = AwsQueue._delete_received
 
     async def slow_delete(self: AwsQueue, handles: Any) -> Any:
         deleting.set()
-        await anyio.sleep(0.2)
+        await go_on.wait()  # the consumer is cancelled meanwhile
         return await original(self, handles)
 
     def handler(event: dict[str, Any], context: Any) -> None:
@@ -243,5 +244,6 @@ async def test_a_settled_batch_stays_deleted_when_the_consumer_is_cancelled(
         with anyio.fail_after(10):
             await deleting.wait()
         await consumer.stop(cancel=True)
+        go_on.set()
     assert consumer.statistics().messages_deleted == 1
     assert (await queue.statistics()).total == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,11 @@ if TYPE_CHECKING:
 
 BACKLOG_CACHE_SECONDS = 1.0
 """How long the consumer's backlog check reuses one GetQueueAttributes answer."""
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    """A request of the fields that have a value (None and empty ones are left out)."""
+    return {name: value for name, value in fields.items() if value is not None and value != {}}
 
 
 CONCURRENT_BATCH_CALLS = 10
@@ -128,16 +134,14 @@ class AwsQueue(Queue):
     ) -> SendResult:
         """SendMessage (the body and attributes checked by the local rules first)."""
         CheckedBody(body)
-        request: dict[str, Any] = {"QueueUrl": self.url, "MessageBody": body}
-        attributes = attributes_to_aws(message_attributes, sns=False)
-        if attributes:
-            request["MessageAttributes"] = attributes
-        if delay_seconds is not None:
-            request["DelaySeconds"] = delay_seconds
-        if message_group_id is not None:
-            request["MessageGroupId"] = message_group_id
-        if message_deduplication_id is not None:
-            request["MessageDeduplicationId"] = message_deduplication_id
+        request = _given(
+            QueueUrl=self.url,
+            MessageBody=body,
+            MessageAttributes=attributes_to_aws(message_attributes, sns=False),
+            DelaySeconds=delay_seconds,
+            MessageGroupId=message_group_id,
+            MessageDeduplicationId=message_deduplication_id,
+        )
         with self._aws.call():
             response = await self._aws.sqs.send_message(**request)
         return SendResult(
@@ -156,19 +160,17 @@ class AwsQueue(Queue):
             for index, entry in enumerate(entries)
         ]
         check_entry_ids([e.id for e in items], "SendMessageBatchRequestEntry")
-        request_entries: list[dict[str, Any]] = []
-        for item in items:
-            entry: dict[str, Any] = {"Id": item.id, "MessageBody": item.body}
-            attributes = attributes_to_aws(item.message_attributes, sns=False)
-            if attributes:
-                entry["MessageAttributes"] = attributes
-            if item.delay_seconds is not None:
-                entry["DelaySeconds"] = item.delay_seconds
-            if item.message_group_id is not None:
-                entry["MessageGroupId"] = item.message_group_id
-            if item.message_deduplication_id is not None:
-                entry["MessageDeduplicationId"] = item.message_deduplication_id
-            request_entries.append(entry)
+        request_entries = [
+            _given(
+                Id=item.id,
+                MessageBody=item.body,
+                MessageAttributes=attributes_to_aws(item.message_attributes, sns=False),
+                DelaySeconds=item.delay_seconds,
+                MessageGroupId=item.message_group_id,
+                MessageDeduplicationId=item.message_deduplication_id,
+            )
+            for item in items
+        ]
         with self._aws.call():
             response = await self._aws.sqs.send_message_batch(
                 QueueUrl=self.url,
@@ -205,17 +207,14 @@ class AwsQueue(Queue):
             check_wait_time(wait_time_seconds)
         if visibility_timeout is not None:
             check_visibility_timeout(visibility_timeout)
-        request: dict[str, Any] = {
-            "QueueUrl": self.url,
-            "MaxNumberOfMessages": max_messages,
-            "MessageSystemAttributeNames": ["All"],
-            "MessageAttributeNames": ["All"],
-        }
-        if wait_time_seconds is not None:
-            whole = int(wait_time_seconds)
-            request["WaitTimeSeconds"] = whole + (whole < wait_time_seconds)
-        if visibility_timeout is not None:
-            request["VisibilityTimeout"] = visibility_timeout
+        request = _given(
+            QueueUrl=self.url,
+            MaxNumberOfMessages=max_messages,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=None if wait_time_seconds is None else math.ceil(wait_time_seconds),
+            VisibilityTimeout=visibility_timeout,
+        )
         with self._aws.call():
             response = await self._aws.receiver.receive_message(**request)
         return [received_from_aws(m) for m in response.get("Messages", [])]
@@ -598,16 +597,14 @@ class AwsTopic(Topic):
     ) -> PublishResult:
         """Publish (the message and attributes checked by the local rules first)."""
         check_message(message)
-        request: dict[str, Any] = {"TopicArn": self.arn, "Message": message}
-        attributes = attributes_to_aws(message_attributes, sns=True)
-        if attributes:
-            request["MessageAttributes"] = attributes
-        if subject is not None:
-            request["Subject"] = subject
-        if message_group_id is not None:
-            request["MessageGroupId"] = message_group_id
-        if message_deduplication_id is not None:
-            request["MessageDeduplicationId"] = message_deduplication_id
+        request = _given(
+            TopicArn=self.arn,
+            Message=message,
+            MessageAttributes=attributes_to_aws(message_attributes, sns=True),
+            Subject=subject,
+            MessageGroupId=message_group_id,
+            MessageDeduplicationId=message_deduplication_id,
+        )
         with self._aws.call():
             response = await self._aws.sns.publish(**request)
         return PublishResult(response["MessageId"], response.get("SequenceNumber"))
