@@ -41,7 +41,8 @@ class LocalBackend(Backend):
     """SNS topics and SQS queues in this process, with AWS's semantics.
 
     The default backend of a :class:`~eventbus.Bus`; its options are the Bus's
-    ``region``, ``ids``, ``trace`` and ``store``.
+    ``region``, ``ids``, ``trace`` and ``store``, and its calls are documented on
+    the Bus.
     """
 
     def __init__(
@@ -149,12 +150,7 @@ class LocalBackend(Backend):
 
     @durable
     async def cancel_message_move_task(self, task_handle: str) -> int:
-        """Cancel a running message move task; returns how many messages it moved.
-
-        Raises:
-            EventBusError: ``InvalidParameterValue`` (a malformed handle, or the task
-                is not running), ``ResourceNotFoundException`` (no such task).
-        """
+        """Cancel a running message move task; returns how many messages it moved."""
         record = self._broker.cancel_move_task(task_handle)
         self._after()
         return record.approximate_number_of_messages_moved
@@ -275,39 +271,19 @@ class LocalBackend(Backend):
 
     @durable
     async def create_queue(self, /, name: str, **attributes: Any) -> Queue:
-        """Create a queue, or return the existing one if its attributes match.
-
-        Attribute keywords are the snake_case AWS names: ``visibility_timeout``
-        (0-43200, default 30), ``delay_seconds`` (0-900, 0),
-        ``message_retention_period`` (60-1209600, 345600), ``maximum_message_size``
-        (1024-1048576, 1048576), ``receive_message_wait_time_seconds`` (0-20, 0),
-        ``redrive_policy`` (a :class:`RedrivePolicy`).
-
-        Raises:
-            EventBusError: ``InvalidParameterValue`` (name, redrive policy),
-                ``InvalidAttributeValue``, ``InvalidAttributeName``,
-                ``QueueAlreadyExists``, ``QueueDeletedRecently``.
-        """
+        """Create a queue, or return the existing one if its attributes match."""
         settings = self._queue_settings(attributes)
         machine = self._broker.create_queue(name, settings, now=self.clock.now())
         self._after()
         return LocalQueue(self, machine)
 
     async def get_queue(self, name: str) -> Queue:
-        """The queue with this name, URL or ARN.
-
-        Raises:
-            EventBusError: ``QueueDoesNotExist``.
-        """
+        """The queue with this name, URL or ARN."""
         return LocalQueue(self, self._broker.queue(name))
 
     @durable
     async def delete_queue(self, queue: Queue | str) -> None:
-        """Delete a queue (a handle, name, URL or ARN) and every message in it.
-
-        Raises:
-            EventBusError: ``QueueDoesNotExist``.
-        """
+        """Delete a queue (a handle, name, URL or ARN) and every message in it."""
         reference = queue.name if isinstance(queue, Queue) else queue
         machine = self._broker.queue(reference)
         self._broker.delete_queue(reference, now=self.clock.now())
@@ -323,23 +299,14 @@ class LocalBackend(Backend):
 
     @durable
     async def create_topic(self, /, name: str, **attributes: Any) -> Topic:
-        """Create a topic, or return the existing one if its attributes match.
-
-        Raises:
-            EventBusError: ``InvalidParameter`` (a bad name or attribute, or the name
-                is taken with other attributes).
-        """
+        """Create a topic, or return the existing one if its attributes match."""
         settings = TopicConfig(**attributes).to_core()
         topic = LocalTopic(self, self._broker.create_topic(name, settings))
         self._after()
         return topic
 
     async def get_topic(self, name: str) -> Topic:
-        """The topic with this name or ARN.
-
-        Raises:
-            EventBusError: ``NotFound``.
-        """
+        """The topic with this name or ARN."""
         return LocalTopic(self, self._broker.topic(name))
 
     @durable

@@ -121,7 +121,6 @@ class AwsBackend(Backend):
         self._sqs: SQSClient | None = None
         self._receiver: SQSClient | None = None
         self._sns: SNSClient | None = None
-        self._account: str | None = None
 
     def __repr__(self) -> str:
         where = self.endpoint_url or "AWS"
