@@ -247,3 +247,27 @@ async def test_a_settled_batch_stays_deleted_when_the_consumer_is_cancelled(
         go_on.set()
     assert consumer.statistics().messages_deleted == 1
     assert (await queue.statistics()).total == 0
+
+
+async def test_stopping_interrupts_a_pause_between_failed_receives(
+    aws_bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only receives already sent are waited for; a poller pausing after a failure
+    (here for 30 s) leaves at once."""
+    from eventbus._runtime import _consumer
+    from eventbus.errors import ServiceUnavailable
+
+    queue = await aws_bus.create_queue("orders")
+    failed = anyio.Event()
+
+    async def unreachable(self: AwsQueue, **options: Any) -> Any:
+        failed.set()
+        raise ServiceUnavailable("no route to host")
+
+    monkeypatch.setattr(AwsQueue, "receive", unreachable)
+    monkeypatch.setattr(_consumer, "RETRY_PAUSE", 30.0)
+    with anyio.fail_after(10):
+        async with aws_bus.consume(queue, lambda event, context: None) as consumer:
+            await failed.wait()
+            await aws_bus.clock.wait_settled()
+    assert consumer.statistics().concurrency == 0

@@ -207,6 +207,9 @@ class Consumer:
         self._task_group: anyio.abc.TaskGroup | None = None
         self._stopping = False
         self._idle_scopes: set[anyio.CancelScope] = set()
+        """The scopes of pollers waiting in a receive: stop() may cancel them."""
+        self._pausing_scopes: set[anyio.CancelScope] = set()
+        """The scopes of pollers pausing before a retry: stop() cancels them."""
         self._spawned_at: deque[float] = deque()
         self._batch_done = Signal()
         self._pollers = 0
@@ -259,15 +262,19 @@ class Consumer:
 
         Invocations still running after ``stop_timeout`` are cancelled (a sync
         handler's thread cannot be stopped: it is abandoned); their messages go back
-        to the queue at once, as do messages received but not yet handed over.
+        to the queue at once, as do messages received but not yet handed over. On a
+        remote queue (AWS) the receives already sent are left to finish first, unless
+        ``cancel``: what they bring goes back too.
         """
         self._stopping = True
+        for scope in list(self._pausing_scopes):
+            scope.cancel()
         if cancel or self.queue._receive_cancel_safe:
             for scope in list(self._idle_scopes):
                 scope.cancel()
         # Otherwise a receive already sent to a remote queue is left to finish (at
-        # most a 20-second long poll): cancelled, the service would still hide what
-        # it took, with no receipt handle left here to give it back.
+        # most one long poll): cancelled, the service would still hide what it took,
+        # with no receipt handle left here to give it back.
         clock = self.bus.clock
         if not cancel:
             deadline = clock.now() + self.stop_timeout
@@ -348,11 +355,11 @@ class Consumer:
                             reason=error.message,
                             retry_in=pause,
                         )
-                        self._idle_scopes.add(scope)
+                        self._pausing_scopes.add(scope)
                         try:
                             await self.bus.clock.sleep(pause)
                         finally:
-                            self._idle_scopes.discard(scope)
+                            self._pausing_scopes.discard(scope)
                         continue
                     failures = 0
                     if not stay:
