@@ -26,7 +26,17 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+settings.load_profile(PROFILE)
+THOROUGH_TIMEOUT = 1_800
+"""Seconds a test may take under the slow ``thorough`` profile (120 otherwise)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``thorough``, property tests run ten times the examples: give them time."""
+    if PROFILE == "thorough":
+        for item in items:
+            item.add_marker(pytest.mark.timeout(THOROUGH_TIMEOUT))
 
 
 @pytest.fixture(params=["asyncio", "trio"])
