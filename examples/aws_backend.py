@@ -82,7 +82,7 @@ async def main(endpoint_url: str | None, region: str = "us-east-1") -> dict[str,
                 bus.consume(audit_queue, audit),
             ):
                 await bus.run_until_idle(max_time=60)
-            dead = await dlq.receive(max_messages=10)
+            dead = await dlq.receive(max_messages=10, wait_time_seconds=5)  # SQS: a long poll
             summary = {
                 "attempts": dict(sorted(attempts.items())),
                 "audited": len(audited),
