@@ -88,3 +88,20 @@ def test_delete_many_of_nothing_changes_nothing() -> None:
 
     assert [] == queue.delete_many([], now=now)
     assert 2 == queue.counts(now=now).total
+
+
+def test_handles_that_do_not_parse_apply_no_time() -> None:
+    """As ``delete`` raises before applying time, so does ``delete_many`` when no
+    handle parses: a message whose visibility ran out is not made visible."""
+    broker = Broker(region="us-east-1", ids=CountingIds())
+    queue = broker.create_queue("q", QueueSettings(visibility_timeout=10), now=T0)
+    queue.send("x", now=T0)
+    queue.receive(now=T0)
+
+    outcomes = queue.delete_many(["not-a-handle", ""], now=T0 + 60)
+
+    assert [error.code for error in outcomes if error is not None] == [
+        "ReceiptHandleIsInvalid",
+        "ReceiptHandleIsInvalid",
+    ]
+    assert queue.visible_count == 0  # time was not applied

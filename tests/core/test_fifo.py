@@ -944,6 +944,22 @@ def test_moved_message_keeps_its_identity_and_gets_the_source_arn(broker: Broker
     assert moved.attributes["SequenceNumber"].isdigit()
 
 
+def test_dead_lettered_messages_do_not_use_up_a_receive(broker: Broker) -> None:
+    """Seven messages dead-lettered ahead of four visible ones in one group: a receive
+    of 4 still returns the four (the moves do not count toward its 10)."""
+    source, dlq = with_dlq(broker, max_receive_count=1, visibility_timeout=10)
+    for n in range(7):
+        source.send(f"poison-{n}", now=T0, message_group_id="g1", message_deduplication_id=f"p{n}")
+    assert len(broker.receive(source, now=T0, max_messages=10)) == 7
+    for n in range(4):
+        source.send(f"fine-{n}", now=T0, message_group_id="g1", message_deduplication_id=f"f{n}")
+
+    got = broker.receive(source, now=T0 + 10, max_messages=4)
+
+    assert ["fine-0", "fine-1", "fine-2", "fine-3"] == bodies(got)
+    assert 7 == len(broker.receive(dlq, now=T0 + 10, max_messages=10))
+
+
 def test_moved_message_dedup_id_becomes_its_message_id(broker: Broker) -> None:
     """On the move the dedup id is replaced by the message id, so sharers are not collapsed."""
     source, dlq = with_dlq(

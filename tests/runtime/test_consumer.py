@@ -1288,20 +1288,27 @@ async def test_queue_deleted_under_the_consumer(bus: Bus, clock: VirtualClock) -
         await bus.run_until_idle()
 
 
-async def test_a_sync_handler_on_the_loop_that_returns_late_has_timed_out() -> None:
-    """It cannot be stopped, but Lambda would have: its batch is not deleted."""
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_handler_on_the_loop_that_returns_late_has_timed_out(kind: str) -> None:
+    """It could not be stopped (it never yielded), but Lambda would have stopped it:
+    its batch is not deleted."""
     clock = SystemClock()
     outcomes: list[str] = []
     slow_seen = anyio.Event()
     async with Bus(clock=clock) as bus:
         queue = await bus.create_queue("orders", visibility_timeout=30)
 
-        def slow(event: dict[str, Any], context: LambdaContext) -> None:
+        def sync_slow(event: dict[str, Any], context: LambdaContext) -> None:
             body = event["Records"][0]["body"]
             outcomes.append(body)
             if body == "slow":
                 clock._origin += 5  # five seconds pass inside the handler, past its 3 s
                 slow_seen.set()
+
+        async def async_slow(event: dict[str, Any], context: LambdaContext) -> None:
+            sync_slow(event, context)
+
+        slow = sync_slow if kind == "sync" else async_slow
 
         async with bus.consume(
             queue, slow, batch_size=1, run_sync_handlers_in_thread=False
@@ -1368,3 +1375,41 @@ async def test_pollers_survive_transient_receive_errors(
         assert consumer.statistics().concurrency == 5
     assert failures["left"] == 0
     assert handled == ["after the outage"]
+
+
+async def test_a_receive_left_to_finish_that_fails_after_stop_does_not_pause(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where receives are left to finish on stop (a remote queue), one that fails
+    after the consumer stopped ends its poller instead of starting a retry pause
+    that nobody would cancel (leaving the block would wait for it)."""
+    from eventbus._runtime._local_handles import LocalQueue
+    from eventbus.errors import ServiceUnavailable
+
+    queue = await bus.create_queue("orders")
+    answer = anyio.Event()
+    all_waiting = anyio.Event()
+    waiting = [0]
+
+    async def failing_late(self: LocalQueue, **options: Any) -> Any:
+        waiting[0] += 1
+        if waiting[0] == 5:  # every poller's receive is "on the wire"
+            all_waiting.set()
+        await answer.wait()
+        raise ServiceUnavailable("connection reset")
+
+    monkeypatch.setattr(LocalQueue, "_receive_cancel_safe", False)
+    monkeypatch.setattr(LocalQueue, "receive", failing_late)
+    consumer = bus.consume(queue, lambda event, context: None)
+
+    async def fail_the_receives_once_stopped() -> None:
+        while not consumer._stopping:
+            await anyio.lowlevel.checkpoint()
+        answer.set()
+
+    with anyio.fail_after(5):  # a hang guard: the bug left the exit waiting forever
+        async with anyio.create_task_group() as group:
+            group.start_soon(fail_the_receives_once_stopped)
+            async with consumer:
+                await all_waiting.wait()
+    assert consumer.statistics().concurrency == 0

@@ -176,25 +176,30 @@ class FifoOrder:
             self.enqueued(message)
 
     def candidates(self) -> Iterator[StoredMessage]:
-        """The visible run of the oldest ready group, then of the next, and so on."""
+        """The visible run of the oldest ready group, then of the next, and so on.
+
+        A run is a group's visible messages from its head on, at most 10 at a time;
+        the caller receives or dead-letters each message before it asks for the
+        next. A group goes on past its run while the caller takes more: messages
+        this receive was handed (now in flight or gone) are stepped over, so
+        dead-lettered messages do not use up the 10 a receive may return.
+        """
         ready = self._ready
         while ready:
             seq, group_id = heapq.heappop(ready)
+            head = self._head(group_id)
+            if head is None or head.seq != seq or head.state is not VISIBLE:
+                continue  # a stale entry: the group changed since it was marked
+            handed: set[int] = set()
             while True:
-                head = self._head(group_id)
-                if head is None or head.seq != seq or head.state is not VISIBLE:
-                    break
                 run: list[StoredMessage] = []
-                for message in self._groups[group_id]:
-                    if message.state in _FINAL:
+                for message in self._groups.get(group_id, ()):  # gone once emptied
+                    if message.state in _FINAL or id(message) in handed:
                         continue
                     if message.state is not VISIBLE or len(run) == 10:
                         break
                     run.append(message)
-                yield from run
-                # Every message of the run was received or dead-lettered; if all of
-                # them were dead-lettered the group may still be ready: look again.
-                head = self._head(group_id)
-                if head is None or head.state is not VISIBLE:
+                if not run:
                     break
-                seq = head.seq
+                handed.update(map(id, run))
+                yield from run

@@ -969,12 +969,21 @@ class QueueMachine:
             or already gone) or the error :meth:`delete` raises for it, which
             leaves the other handles alone.
         """
-        self._advance(now)
-        outcomes: list[EventBusError | None] = []
+        parsed: list[tuple[str, tuple[str, int] | EventBusError]] = []
         for handle in receipt_handles:
             try:
-                message_id, number = self._parse_handle(handle)
-                self._delete(handle, message_id, number)
+                parsed.append((handle, self._parse_handle(handle)))
+            except EventBusError as error:
+                parsed.append((handle, error))
+        if any(not isinstance(p, EventBusError) for _, p in parsed):
+            self._advance(now)  # as delete() does, only once a handle is valid
+        outcomes: list[EventBusError | None] = []
+        for handle, found in parsed:
+            if isinstance(found, EventBusError):
+                outcomes.append(found)
+                continue
+            try:
+                self._delete(handle, *found)
             except EventBusError as error:
                 outcomes.append(error)
             else:

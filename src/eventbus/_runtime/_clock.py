@@ -83,7 +83,7 @@ class _Waiter:
                 await event.wait()
             return
         future = self.future = loop.create_future()
-        timer = None if delay == math.inf else loop.call_later(delay, _expire, future)
+        timer = None if delay == math.inf else loop.call_later(delay, _expire, self)
         try:
             await future
         finally:
@@ -101,10 +101,13 @@ def _asyncio_loop() -> asyncio.AbstractEventLoop | None:
     return loop if asyncio.current_task(loop) is not None else None
 
 
-def _expire(future: asyncio.Future[None]) -> None:
-    """A parked waiter's deadline passed: let it resume."""
-    if not future.done():
-        future.set_result(None)
+def _expire(waiter: _Waiter) -> None:
+    """A parked waiter's deadline passed: count it as woken, and let it resume.
+
+    Counted at once, as :meth:`_Waiter.wake` does, so that between the timer and
+    the task's next step the clock does not look settled, and a signal does not
+    count this waiter as one it woke."""
+    waiter.wake()
 
 
 class Signal:

@@ -346,6 +346,8 @@ class Consumer:
                         )
                         return
                     except EventBusError as error:
+                        if self._stopping:  # a receive left to finish by stop() failed
+                            return
                         failures += 1
                         pause = min(RETRY_PAUSE_MAX, RETRY_PAUSE * 2 ** (failures - 1))
                         logger.warning(
@@ -573,7 +575,9 @@ class Consumer:
                     result = await self._call(event, context)
                 except Exception as exc:
                     error = exc
-            if scope.cancelled_caught:
+            # A handler that overran without yielding (so could not be cancelled)
+            # timed out all the same, as Lambda would have stopped it.
+            if scope.cancelled_caught or clock.now() > deadline:
                 return None, None, True
             return result, error, False
 

@@ -6,6 +6,8 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+import anyio
+
 if TYPE_CHECKING:
     from ._local import LocalBackend
 
@@ -35,7 +37,10 @@ def durable(
         result = await method(self, *args, **kwargs)
         local = self._local
         if local._group_commit:  # checked here: awaiting _durable() costs a coroutine
-            await local._durable()
+            # Shielded: the change is made already, and a caller cancelled now would
+            # lose its result (a receive's messages would stay hidden, unreturned).
+            with anyio.CancelScope(shield=True):
+                await local._durable()
         return result
 
     functools.update_wrapper(call, method)
