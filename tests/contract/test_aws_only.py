@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -202,19 +203,29 @@ async def test_a_failed_subscribe_takes_its_policy_statement_back(aws_bus: Bus) 
 
 
 async def test_a_stopping_consumer_gives_back_what_its_last_receive_took(
-    aws_bus: Bus,
+    aws_bus: Bus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A long poll already sent is left to finish, and what it brings is released:
     cancelled midway, SQS would keep the message hidden for 600 seconds."""
+    from moto.sqs.models import SQSBackend
+
     queue = await aws_bus.create_queue("orders", visibility_timeout=600)
     handled: list[str] = []
+    polls_open = threading.Semaphore(0)  # released by the server's thread per poll
+    receive_message = SQSBackend.receive_message
+
+    def counted(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        polls_open.release()
+        return receive_message(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQSBackend, "receive_message", counted)
 
     def handler(event: dict[str, Any], context: Any) -> None:
         handled.extend(r["body"] for r in event["Records"])
 
     async with aws_bus.consume(queue, handler) as consumer:
-        await aws_bus.clock.wait_settled()
-        await anyio.sleep(0.3)  # real time: the long polls reach the server
+        for _ in range(5):  # every poller's long poll has reached the server
+            assert await anyio.to_thread.run_sync(polls_open.acquire, True, 10)
         await consumer.stop()
         await queue.send("late")  # arrives while those long polls are still open
     assert handled == []
