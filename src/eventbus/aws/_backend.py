@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 CONNECTIONS = 50
 """Connections the client for everything but receives may open (deletes, visibility
 changes, sends), unless the given ``config`` says otherwise."""
+C = TypeVar("C")
+
 RECEIVE_CONNECTIONS = 1_000
 """Connections the receiving client may open: one per long poll, as many as a
 consumer's pollers can reach (opened only when needed)."""
@@ -190,24 +192,18 @@ class AwsBackend(Backend):
     @property
     def sqs(self) -> SQSClient:
         """The SQS client (while the bus is open)."""
-        if self._sqs is None:
-            raise RuntimeError("the AWS backend is used only inside `async with Bus(...)`")
-        return self._sqs
+        return _opened(self._sqs)
 
     @property
     def receiver(self) -> SQSClient:
         """The SQS client for receives only: long polls hold a connection each for
         up to 20 seconds, and must not starve deletes and visibility changes."""
-        if self._receiver is None:
-            raise RuntimeError("the AWS backend is used only inside `async with Bus(...)`")
-        return self._receiver
+        return _opened(self._receiver)
 
     @property
     def sns(self) -> SNSClient:
         """The SNS client (while the bus is open)."""
-        if self._sns is None:
-            raise RuntimeError("the AWS backend is used only inside `async with Bus(...)`")
-        return self._sns
+        return _opened(self._sns)
 
     # ------------------------------------------------------------------ queues
 
@@ -395,3 +391,10 @@ class AwsBackend(Backend):
         if isinstance(queue, Queue):
             raise InvalidParameter(f"{queue!r} belongs to another backend than this topic's.")
         return await self.get_queue(queue)
+
+
+def _opened(client: C | None) -> C:
+    """A client of the backend, which exists only while the bus is open."""
+    if client is None:
+        raise RuntimeError("the AWS backend is used only inside `async with Bus(...)`")
+    return client
