@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 CONNECTIONS = 50
 """Connections the client for everything but receives may open (deletes, visibility
 changes, sends), unless the given ``config`` says otherwise."""
-C = TypeVar("C")
-
 RECEIVE_CONNECTIONS = 1_000
 """Connections the receiving client may open: one per long poll, as many as a
 consumer's pollers can reach (opened only when needed)."""
@@ -391,6 +389,9 @@ class AwsBackend(Backend):
         if isinstance(queue, Queue):
             raise InvalidParameter(f"{queue!r} belongs to another backend than this topic's.")
         return await self.get_queue(queue)
+
+
+C = TypeVar("C")
 
 
 def _opened(client: C | None) -> C:
