@@ -49,6 +49,7 @@ from ._topic import (
     Delivery,
     SubscriptionRecord,
     TopicMachine,
+    check_raw_message_delivery,
     check_subscription,
     check_subscription_dlq,
     compile_policy,
@@ -734,11 +735,7 @@ class Broker:
         Raises:
             InvalidParameter: not a bool.
         """
-        if not isinstance(raw_message_delivery, bool):
-            raise InvalidParameter(
-                f"Invalid parameter: RawMessageDelivery: Invalid value "
-                f"[{raw_message_delivery}]. Must be true or false."
-            )
+        raw_message_delivery = check_raw_message_delivery(raw_message_delivery)
         record.raw_message_delivery = raw_message_delivery
         self._topology_changed()
 

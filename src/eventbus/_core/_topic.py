@@ -154,11 +154,13 @@ def check_subscription(
             "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can "
             "not be subscribed to standard SNS topics"
         )
-    if not isinstance(raw_message_delivery, bool):
+    try:
+        check_raw_message_delivery(raw_message_delivery)
+    except InvalidParameter as error:
         raise InvalidParameter(
-            f"Invalid parameter: Attributes Reason: RawMessageDelivery: Invalid value "
-            f"[{raw_message_delivery}]. Must be true or false."
-        )
+            "Invalid parameter: Attributes Reason: "
+            + error.message.removeprefix("Invalid parameter: ")
+        ) from None
     try:
         policy, scope = compile_policy(filter_policy, filter_policy_scope)
     except InvalidParameter as error:
@@ -169,6 +171,20 @@ def check_subscription(
     if dead_letter_queue_fifo is not None:
         check_subscription_dlq(topic_fifo=topic_fifo, dlq_fifo=dead_letter_queue_fifo)
     return policy, scope
+
+
+def check_raw_message_delivery(value: object) -> bool:
+    """Return ``value`` if it is a valid ``RawMessageDelivery`` (a bool), else raise.
+
+    Raises:
+        InvalidParameter: not a bool.
+    """
+    if not isinstance(value, bool):
+        raise InvalidParameter(
+            f"Invalid parameter: RawMessageDelivery: Invalid value [{value}]. "
+            "Must be true or false."
+        )
+    return value
 
 
 def check_subscription_dlq(*, topic_fifo: bool, dlq_fifo: bool) -> None:

@@ -37,6 +37,7 @@ from .._core._queue import (
 )
 from .._core._topic import (
     check_message,
+    check_raw_message_delivery,
     check_subscription,
     check_subscription_dlq,
     compile_policy,
@@ -448,11 +449,7 @@ class AwsSubscription(Subscription):
 
     async def set_raw_message_delivery(self, raw_message_delivery: bool) -> None:
         """SetSubscriptionAttributes of RawMessageDelivery."""
-        if not isinstance(raw_message_delivery, bool):
-            raise InvalidParameter(
-                "Invalid parameter: RawMessageDelivery must be a bool, not "
-                f"{raw_message_delivery!r}."
-            )
+        check_raw_message_delivery(raw_message_delivery)
         await self._set("RawMessageDelivery", bool_text(raw_message_delivery))
 
     async def set_dead_letter_queue(self, queue: Queue | str | None) -> None:
