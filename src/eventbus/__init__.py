@@ -11,12 +11,15 @@ from ._core._batch import BatchFailure as BatchFailure
 from ._core._batch import BatchResult as BatchResult
 from ._core._batch import ChangeVisibilityBatchEntry as ChangeVisibilityBatchEntry
 from ._core._batch import DeleteBatchEntry as DeleteBatchEntry
+from ._core._batch import PublishBatchEntry as PublishBatchEntry
+from ._core._batch import PublishBatchResultEntry as PublishBatchResultEntry
 from ._core._batch import SendBatchEntry as SendBatchEntry
 from ._core._batch import SendBatchResultEntry as SendBatchResultEntry
 from ._core._errors import EventBusError as EventBusError
 from ._core._ids import CountingIds as CountingIds
 from ._core._ids import IdSource as IdSource
 from ._core._message import PeekedMessage as PeekedMessage
+from ._core._paging import Page as Page
 from ._core._message import QueueStatistics as QueueStatistics
 from ._core._message import ReceivedMessage as ReceivedMessage
 from ._core._message import SendResult as SendResult
@@ -75,6 +78,9 @@ __all__ = [
     "ChangeVisibilityBatchEntry",
     "BatchResult",
     "BatchFailure",
+    "PublishBatchEntry",
+    "PublishBatchResultEntry",
+    "Page",
     "Store",
     "MemoryStore",
     "SqliteStore",

@@ -136,6 +136,7 @@ class QueueConfig(_EdgeModel):
     content_based_deduplication: bool = False
     deduplication_scope: Literal["queue", "messageGroup"] = "queue"
     fifo_throughput_limit: Literal["perQueue", "perMessageGroupId"] = "perQueue"
+    policy: str | dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _fifo_rules(self) -> Self:

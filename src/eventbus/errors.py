@@ -5,6 +5,7 @@ Catch ``EventBusError`` and look at ``.code``, or catch a class from here::
     from eventbus.errors import QueueDoesNotExist
 """
 
+from ._core._errors import AccessDenied as AccessDenied
 from ._core._errors import BatchEntryIdsNotDistinct as BatchEntryIdsNotDistinct
 from ._core._errors import BatchRequestTooLong as BatchRequestTooLong
 from ._core._errors import EmptyBatchRequest as EmptyBatchRequest
@@ -18,19 +19,23 @@ from ._core._errors import InvalidParameterValue as InvalidParameterValue
 from ._core._errors import InvalidParameterValueException as InvalidParameterValueException
 from ._core._errors import MissingParameter as MissingParameter
 from ._core._errors import NotFound as NotFound
+from ._core._errors import OverLimit as OverLimit
 from ._core._errors import ParameterValueInvalid as ParameterValueInvalid
 from ._core._errors import PurgeQueueInProgress as PurgeQueueInProgress
 from ._core._errors import QueueAlreadyExists as QueueAlreadyExists
 from ._core._errors import QueueDeletedRecently as QueueDeletedRecently
 from ._core._errors import QueueDoesNotExist as QueueDoesNotExist
 from ._core._errors import ReceiptHandleIsInvalid as ReceiptHandleIsInvalid
+from ._core._errors import ResourceNotFound as ResourceNotFound
 from ._core._errors import ResourceNotFoundException as ResourceNotFoundException
 from ._core._errors import ServiceUnavailable as ServiceUnavailable
+from ._core._errors import TagLimitExceeded as TagLimitExceeded
 from ._core._errors import TooManyEntriesInBatchRequest as TooManyEntriesInBatchRequest
 from ._core._errors import UnsupportedOperation as UnsupportedOperation
 from ._runtime._bus import NotIdle as NotIdle
 
 __all__ = [
+    "AccessDenied",
     "BatchEntryIdsNotDistinct",
     "BatchRequestTooLong",
     "EmptyBatchRequest",
@@ -45,14 +50,17 @@ __all__ = [
     "MissingParameter",
     "NotFound",
     "NotIdle",
+    "OverLimit",
     "ParameterValueInvalid",
     "PurgeQueueInProgress",
     "QueueAlreadyExists",
     "QueueDeletedRecently",
     "QueueDoesNotExist",
     "ReceiptHandleIsInvalid",
+    "ResourceNotFound",
     "ResourceNotFoundException",
     "ServiceUnavailable",
+    "TagLimitExceeded",
     "TooManyEntriesInBatchRequest",
     "UnsupportedOperation",
 ]

@@ -297,6 +297,11 @@ async def test_create_queue_with_every_int_attribute(bus: Bus) -> None:
     assert attributes["ReceiveMessageWaitTimeSeconds"] == "20"
 
 
+def _given(keyword: str, value: object) -> dict[str, Any]:
+    """One attribute keyword, typed for ``**`` into ``create_queue``."""
+    return {keyword: value}
+
+
 @pytest.mark.parametrize(("keyword", "aws", "low", "high"), INT_ATTRIBUTES)
 @pytest.mark.parametrize("side", ["below", "above"])
 async def test_int_attribute_out_of_range_is_refused(
@@ -305,7 +310,7 @@ async def test_int_attribute_out_of_range_is_refused(
     """An integer attribute just outside its range raises InvalidAttributeValue naming it."""
     value = low - 1 if side == "below" else high + 1
 
-    error = await refused(bus.create_queue("q", **{keyword: value}))
+    error = await refused(bus.create_queue("q", **_given(keyword, value)))
 
     assert error.code == "InvalidAttributeValue"
     assert aws in error.message
@@ -319,8 +324,8 @@ async def test_int_attribute_bounds_are_accepted(
     bus: Bus, keyword: str, aws: str, low: int, high: int
 ) -> None:
     """Both ends of an integer attribute's range are accepted."""
-    low_queue = await bus.create_queue("low", **{keyword: low})
-    high_queue = await bus.create_queue("high", **{keyword: high})
+    low_queue = await bus.create_queue("low", **_given(keyword, low))
+    high_queue = await bus.create_queue("high", **_given(keyword, high))
 
     assert (await low_queue.get_attributes())[aws] == str(low)
     assert (await high_queue.get_attributes())[aws] == str(high)
@@ -358,7 +363,7 @@ async def test_fifo_only_attribute_on_standard_queue_is_refused(
     bus: Bus, keyword: str, value: object, aws: str
 ) -> None:
     """A FIFO-only attribute on a standard queue raises InvalidAttributeName naming it."""
-    error = await refused(bus.create_queue("q", **{keyword: value}))
+    error = await refused(bus.create_queue("q", **_given(keyword, value)))
 
     assert error.code == "InvalidAttributeName"
     assert aws in error.message

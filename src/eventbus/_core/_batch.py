@@ -111,3 +111,63 @@ def check_entry_ids(ids: Sequence[str], entry_kind: str) -> None:
         if entry_id in seen:
             raise BatchEntryIdsNotDistinct(f"Id {entry_id} repeated.")
         seen.add(entry_id)
+
+
+# ------------------------------------------------------------ SNS PublishBatch
+
+
+@dataclass(frozen=True, slots=True)
+class PublishBatchEntry:
+    """One message of an SNS publish batch (the arguments of ``Topic.publish``)."""
+
+    id: str
+    message: str
+    subject: str | None = None
+    message_attributes: dict[str, object] | None = None
+    message_group_id: str | None = None
+    message_deduplication_id: str | None = None
+    message_structure: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishBatchResultEntry:
+    """One published entry of an SNS publish batch."""
+
+    id: str
+    message_id: str
+    sequence_number: str | None = None
+
+
+def check_publish_batch_ids(ids: Sequence[str]) -> None:
+    """Apply SNS PublishBatch's whole-request rules on the entries' ids.
+
+    The texts are AWS's (LocalStack's AWS-validated snapshots of
+    ``test_publish_batch_exceptions`` and ``test_publish_batch_invalid_entry_id``);
+    the empty-batch text is the description of ``EmptyBatchRequest`` in the SNS API
+    reference.
+
+    Raises:
+        EmptyBatchRequest: no entries.
+        TooManyEntriesInBatchRequest: more than 10 entries.
+        BatchEntryIdsNotDistinct: two entries share an id.
+        InvalidBatchEntryId: an id is longer than 80 characters or holds a character
+            other than ``[A-Za-z0-9_-]``.
+    """
+    if not ids:
+        raise EmptyBatchRequest("The batch request doesn't contain any entries.")
+    if len(ids) > MAX_ENTRIES:
+        raise TooManyEntriesInBatchRequest(
+            "The batch request contains more entries than permissible."
+        )
+    if len(set(ids)) != len(ids):
+        raise BatchEntryIdsNotDistinct("Two or more batch entries in the request have the same Id.")
+    for entry_id in ids:
+        if isinstance(entry_id, str) and len(entry_id) > 80:
+            raise InvalidBatchEntryId(
+                f"The Id of a batch entry in the batch request is too long: {entry_id}"
+            )
+        if not isinstance(entry_id, str) or not _ENTRY_ID.fullmatch(entry_id):
+            raise InvalidBatchEntryId(
+                "The Id of a batch entry in the batch request contains an impermissible "
+                f"character: {entry_id}"
+            )

@@ -7,13 +7,21 @@ part. Like the machines it is synchronous and takes ``now``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from ._attributes import MessageAttributeValue
+from ._batch import (
+    BatchResult,
+    PublishBatchEntry,
+    PublishBatchResultEntry,
+    check_publish_batch_ids,
+)
 from ._changes import Changes
 from ._errors import (
+    AccessDenied,
+    BatchRequestTooLong,
     EventBusError,
     InvalidAttributeName,
     InvalidAttributeValue,
@@ -40,13 +48,19 @@ from ._names import (
     check_topic_name,
     queue_arn,
     queue_name_from,
+    queue_url,
     topic_arn,
     topic_name_from,
 )
+from ._paging import sns_page, sqs_page
+from ._policy import add_permission, allows_sns_delivery, remove_permission
 from ._queue import CheckedBody, QueueMachine
 from ._settings import QUEUE_AWS_NAMES, QueueSettings, TopicSettings
+from ._tags import tagged, untagged
 from ._topic import (
+    MAX_PUBLISH_BYTES,
     Delivery,
+    Publication,
     SubscriptionRecord,
     TopicMachine,
     check_raw_message_delivery,
@@ -81,9 +95,19 @@ class Broker:
     """
 
     def __init__(
-        self, *, region: str, ids: IdSource, trace: bool = False, durable: bool = False
+        self,
+        *,
+        region: str,
+        ids: IdSource,
+        trace: bool = False,
+        durable: bool = False,
+        enforce_queue_policies: bool = False,
     ) -> None:
         self.region = region
+        self.enforce_queue_policies = enforce_queue_policies
+        """SNS delivers to a queue only if its access policy allows the topic."""
+        self.tags: dict[str, dict[str, str]] = {}
+        """Queue and topic tags, by the resource's ARN."""
         self.ids = ids
         self.trace = trace
         self.events: list[Event] = []
@@ -249,6 +273,7 @@ class Broker:
         queue = self.queue(reference)
         del self._queues[queue.name]
         self._deleted_at[queue.name] = now
+        self._drop_tags(queue.arn)
         changes = self.changes
         if changes is not None:
             changes.queues.discard(queue.name)
@@ -494,7 +519,9 @@ class Broker:
 
     def delete_topic(self, reference: str) -> None:
         """Delete a topic and its subscriptions (deleting a missing topic succeeds)."""
-        if self._topics.pop(topic_name_from(reference), None) is not None:
+        topic = self._topics.pop(topic_name_from(reference), None)
+        if topic is not None:
+            self._drop_tags(topic.arn)
             self._topology_changed()
 
     def list_topics(self) -> list[TopicMachine]:
@@ -582,6 +609,7 @@ class Broker:
         message_attributes: Mapping[str, object] | None = None,
         message_group_id: str | None = None,
         message_deduplication_id: str | None = None,
+        message_structure: str | None = None,
     ) -> PublishOutcome:
         """Publish to a topic and deliver to every subscription whose policy matches.
 
@@ -598,7 +626,12 @@ class Broker:
             message_attributes=message_attributes,
             message_group_id=message_group_id,
             message_deduplication_id=message_deduplication_id,
+            message_structure=message_structure,
         )
+        return self._publish(topic, publication, now)
+
+    def _publish(self, topic: TopicMachine, publication: Publication, now: float) -> PublishOutcome:
+        """Deliver a validated publication (see :meth:`publish`)."""
         repeated = topic.deduplicate(publication, now)
         if repeated is not None:  # accepted, not delivered again
             return PublishOutcome(repeated[0], [], repeated[1])
@@ -615,6 +648,8 @@ class Broker:
             try:
                 if queue is None:
                     raise QueueDoesNotExist("The specified queue does not exist.")
+                if self.enforce_queue_policies:
+                    check_sns_may_send(queue, topic)
                 if checked is None or checked.body is not delivery.body:
                     envelope = delivery.envelope
                     checked = (
@@ -662,6 +697,11 @@ class Broker:
         record = delivery.subscription
         dlq_arn = record.dead_letter_target_arn
         dlq = self.queue_by_arn(dlq_arn) if dlq_arn is not None else None
+        if dlq is not None and self.enforce_queue_policies:
+            try:
+                check_sns_may_send(dlq, topic)
+            except AccessDenied:
+                dlq = None
         if dlq is not None:
             attributes = dict(delivery.message_attributes)
             extra = {
@@ -739,6 +779,142 @@ class Broker:
         record.raw_message_delivery = raw_message_delivery
         self._topology_changed()
 
+    # -------------------------------- publish batches, tags, permissions, listing
+
+    def publish_batch(
+        self, topic: TopicMachine, entries: Sequence[PublishBatchEntry], *, now: float
+    ) -> tuple[BatchResult[PublishBatchResultEntry], list[QueueMachine]]:
+        """SNS PublishBatch: validate every entry, then publish them in order.
+
+        Returns the result and the queues the entries were delivered to.
+
+        AWS refuses the whole request when one entry is invalid (a missing group id,
+        a bad ``MessageStructure`` message: LocalStack's AWS-validated snapshot of
+        ``test_publish_batch_exceptions``), so an invalid entry raises here and
+        nothing is published. On a FIFO topic the entries are numbered in order and
+        deduplicated against each other and earlier publishes.
+
+        Raises:
+            EmptyBatchRequest, TooManyEntriesInBatchRequest, BatchEntryIdsNotDistinct,
+            InvalidBatchEntryId: the whole-request rules.
+            InvalidParameter, ParameterValueInvalid: an invalid entry.
+            BatchRequestTooLong: the entries add up to more than 256 KiB.
+        """
+        check_publish_batch_ids([entry.id for entry in entries])
+        publications = [
+            topic.prepare_publish(
+                entry.message,
+                subject=entry.subject,
+                message_attributes=entry.message_attributes,
+                message_group_id=entry.message_group_id,
+                message_deduplication_id=entry.message_deduplication_id,
+                message_structure=entry.message_structure,
+            )
+            for entry in entries
+        ]
+        if sum(p.size for p in publications) > MAX_PUBLISH_BYTES:
+            raise BatchRequestTooLong(
+                "The length of all the messages put together is more than the limit."
+            )
+        result: BatchResult[PublishBatchResultEntry] = BatchResult()
+        delivered: list[QueueMachine] = []
+        for entry, publication in zip(entries, publications, strict=True):
+            outcome = self._publish(topic, publication, now)
+            delivered.extend(outcome.delivered_to)
+            result.successful.append(
+                PublishBatchResultEntry(entry.id, outcome.message_id, outcome.sequence_number)
+            )
+        return result, delivered
+
+    def tags_of(self, arn: str) -> dict[str, str]:
+        """The tags of the queue or topic with this ARN."""
+        return dict(self.tags.get(arn, {}))
+
+    def tag(self, arn: str, tags: Mapping[str, str], *, resource: str, sns: bool) -> None:
+        """Add or replace tags of a queue or topic (see ``_tags``)."""
+        self._set_tags(arn, tagged(self.tags.get(arn, {}), tags, resource=resource, sns=sns))
+
+    def untag(self, arn: str, keys: Iterable[str], *, sns: bool) -> None:
+        """Remove tags of a queue or topic (absent keys are no error)."""
+        self._set_tags(arn, untagged(self.tags.get(arn, {}), keys, sns=sns))
+
+    def _set_tags(self, arn: str, tags: dict[str, str]) -> None:
+        if tags:
+            self.tags[arn] = tags
+        else:
+            self.tags.pop(arn, None)
+        if self.changes is not None:
+            self.changes.tags.add(arn)
+
+    def _drop_tags(self, arn: str) -> None:
+        if self.tags.pop(arn, None) is not None and self.changes is not None:
+            self.changes.tags.add(arn)
+
+    def add_permission(
+        self,
+        queue: QueueMachine,
+        *,
+        label: str,
+        account_ids: Sequence[str],
+        actions: Sequence[str],
+        now: float,
+    ) -> None:
+        """AddPermission: a statement for ``label`` in the queue's policy (``_policy``)."""
+        policy = add_permission(
+            queue.settings.policy,
+            queue_arn=queue.arn,
+            label=label,
+            account_ids=account_ids,
+            actions=actions,
+        )
+        queue.set_settings(replace(queue.settings, policy=policy), now=now)
+
+    def remove_permission(self, queue: QueueMachine, *, label: str, now: float) -> None:
+        """RemovePermission: drop the statement ``label`` (the policy with the last one)."""
+        policy = remove_permission(queue.settings.policy, label=label)
+        queue.set_settings(replace(queue.settings, policy=policy), now=now)
+
+    def list_queues_page(
+        self, prefix: str, *, max_results: int | None, next_token: str | None
+    ) -> tuple[list[QueueMachine], str | None]:
+        """One page of ListQueues (see ``_paging``), by name."""
+        names = sorted(name for name in self._queues if name.startswith(prefix))
+        chosen, token = sqs_page(
+            names, kind=f"queues:{prefix}", max_results=max_results, next_token=next_token
+        )
+        return [self._queues[name] for name in chosen], token
+
+    def dead_letter_source_queues(
+        self, dlq: QueueMachine, *, max_results: int | None, next_token: str | None
+    ) -> tuple[list[QueueMachine], str | None]:
+        """One page of ListDeadLetterSourceQueues: the queues whose redrive policy
+        names ``dlq``, by name."""
+        names = sorted(
+            name
+            for name, queue in self._queues.items()
+            if queue.settings.redrive_policy is not None
+            and queue.settings.redrive_policy.dead_letter_target_arn == dlq.arn
+        )
+        chosen, token = sqs_page(
+            names, kind=f"sources:{dlq.name}", max_results=max_results, next_token=next_token
+        )
+        return [self._queues[name] for name in chosen], token
+
+    def list_topics_page(self, *, next_token: str | None) -> tuple[list[TopicMachine], str | None]:
+        """One page (100) of ListTopics, by name."""
+        chosen, token = sns_page(sorted(self._topics), kind="topics", next_token=next_token)
+        return [self._topics[name] for name in chosen], token
+
+    def list_subscriptions_page(
+        self, topic: TopicMachine | None, *, next_token: str | None
+    ) -> tuple[list[SubscriptionRecord], str | None]:
+        """One page (100) of ListSubscriptions (every topic's, or ``topic``'s), by ARN."""
+        topics = self._topics.values() if topic is None else [topic]
+        records = {arn: r for t in topics for arn, r in t.subscriptions.items()}
+        kind = "subscriptions" if topic is None else f"subscriptions:{topic.name}"
+        chosen, token = sns_page(sorted(records), kind=kind, next_token=next_token)
+        return [records[arn] for arn in chosen], token
+
     def _topology_changed(self) -> None:
         if self.changes is not None:
             self.changes.topology = True
@@ -746,6 +922,20 @@ class Broker:
     def _move_tasks_changed(self) -> None:
         if self.changes is not None:
             self.changes.move_tasks = True
+
+
+def check_sns_may_send(queue: QueueMachine, topic: TopicMachine) -> None:
+    """Raise AccessDenied unless the queue's access policy lets the topic send to it.
+
+    The text is SQS's for a denied request ("Access to the resource <queue URL> is
+    denied."), as SNS reports it for a failed delivery, with what was missing after it.
+    """
+    if not allows_sns_delivery(queue.settings.policy, queue.arn, topic.arn):
+        raise AccessDenied(
+            f"Access to the resource {queue_url(queue.arn.split(':')[3], queue.name)} is "
+            f"denied. (The queue's policy does not allow sqs:SendMessage to "
+            f"sns.amazonaws.com from {topic.arn}.)"
+        )
 
 
 def _first_difference(old: QueueSettings, new: QueueSettings) -> str | None:

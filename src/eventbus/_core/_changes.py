@@ -22,6 +22,7 @@ class Changes:
         "purged",
         "queues",
         "removed_queues",
+        "tags",
         "topic_dedup",
         "topics",
         "topology",
@@ -50,6 +51,8 @@ class Changes:
         """Topics or subscriptions were created, changed or removed."""
         self.move_tasks = False
         """A message move task started, progressed or ended."""
+        self.tags: set[str] = set()
+        """ARNs of queues and topics whose tags changed."""
 
     def message(self, queue: str, message_id: str, record: StoredMessage | None) -> None:
         """Record that a message is to be saved (or, with None, deleted)."""
@@ -69,4 +72,5 @@ class Changes:
             or self.topics
             or self.topology
             or self.move_tasks
+            or self.tags
         )

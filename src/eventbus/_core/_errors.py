@@ -166,3 +166,31 @@ class ServiceUnavailable(EventBusError):
 
     code = "ServiceUnavailable"
     sender_fault = False
+
+
+# ------------------------------------------------- tags, policies and listing
+
+
+class TagLimitExceeded(EventBusError):
+    """Raised when a topic would have more than 50 tags."""
+
+    code = "TagLimitExceeded"
+
+
+class ResourceNotFound(EventBusError):
+    """Raised when SNS tags are asked of a topic that does not exist."""
+
+    code = "ResourceNotFound"
+
+
+class OverLimit(EventBusError):
+    """Raised when a call would break an SQS limit (seven actions per permission)."""
+
+    code = "OverLimit"
+
+
+class AccessDenied(EventBusError):
+    """Raised (and recorded for a delivery) when a queue's access policy does not let
+    a topic send to it."""
+
+    code = "AccessDenied"

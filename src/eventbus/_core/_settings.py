@@ -26,6 +26,7 @@ QUEUE_AWS_NAMES: Final[dict[str, str]] = {
     "content_based_deduplication": "ContentBasedDeduplication",
     "deduplication_scope": "DeduplicationScope",
     "fifo_throughput_limit": "FifoThroughputLimit",
+    "policy": "Policy",
 }
 
 MAX_RECEIVE_COUNT_RANGE: Final = (1, 1_000)
@@ -86,6 +87,8 @@ class QueueSettings:
     content_based_deduplication: bool = False
     deduplication_scope: Literal["queue", "messageGroup"] = "queue"
     fifo_throughput_limit: Literal["perQueue", "perMessageGroupId"] = "perQueue"
+    policy: str | None = None
+    """The access policy as JSON text (``Policy``), or None."""
 
     def to_aws(self) -> dict[str, str]:
         """The attributes under their AWS names, as strings (GetQueueAttributes)."""
@@ -94,6 +97,8 @@ class QueueSettings:
             out["RedrivePolicy"] = self.redrive_policy.to_json()
         if self.redrive_allow_policy is not None:
             out["RedriveAllowPolicy"] = self.redrive_allow_policy.to_json()
+        if self.policy is not None:
+            out["Policy"] = self.policy
         if self.fifo_queue:
             out["FifoQueue"] = "true"
             out["ContentBasedDeduplication"] = str(self.content_based_deduplication).lower()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import abc
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from .._core._errors import UnsupportedOperation
+from .._core._paging import Page
 from ._clock import Clock
-from ._handles import Queue, Topic
+from ._handles import Queue, Subscription, Topic
 
 POLL_INTERVAL = 1.0
 """How often (seconds) a backend without change notifications is looked at again."""
@@ -48,7 +50,9 @@ class Backend(abc.ABC):
         """Release what ``open`` took (the Bus is left)."""
 
     @abc.abstractmethod
-    async def create_queue(self, /, name: str, **attributes: Any) -> Queue:
+    async def create_queue(
+        self, /, name: str, *, tags: Mapping[str, str] | None = None, **attributes: Any
+    ) -> Queue:
         """Create a queue, or return the existing one if its attributes match."""
 
     @abc.abstractmethod
@@ -64,7 +68,9 @@ class Backend(abc.ABC):
         """Every queue whose name starts with ``prefix``, sorted by name."""
 
     @abc.abstractmethod
-    async def create_topic(self, /, name: str, **attributes: Any) -> Topic:
+    async def create_topic(
+        self, /, name: str, *, tags: Mapping[str, str] | None = None, **attributes: Any
+    ) -> Topic:
         """Create a topic, or return the existing one if its attributes match."""
 
     @abc.abstractmethod
@@ -78,6 +84,26 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def list_topics(self) -> list[Topic]:
         """Every topic, sorted by name."""
+
+    # ------------------------------------------------------------------ paging
+
+    async def list_queues_page(
+        self,
+        prefix: str = "",
+        *,
+        max_results: int | None = None,
+        next_token: str | None = None,
+    ) -> Page[Queue]:
+        """One page of ListQueues (see ``Bus.list_queues_page``)."""
+        raise UnsupportedOperation("paged listing is not offered by this backend.")
+
+    async def list_topics_page(self, *, next_token: str | None = None) -> Page[Topic]:
+        """One page of ListTopics (see ``Bus.list_topics_page``)."""
+        raise UnsupportedOperation("paged listing is not offered by this backend.")
+
+    async def list_subscriptions_page(self, *, next_token: str | None = None) -> Page[Subscription]:
+        """One page of ListSubscriptions (see ``Bus.list_subscriptions_page``)."""
+        raise UnsupportedOperation("paged listing is not offered by this backend.")
 
     async def cancel_message_move_task(self, task_handle: str) -> int:
         """Cancel a running message move task; returns how many messages it moved."""

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from .._core._errors import EventBusError, InvalidParameterValue
 from .._core._ids import IdSource
 from .._core._message import QueueStatistics
+from .._core._paging import Page
 from .._store._memory import Store
 from ._backend import Backend
 from ._clock import Clock, SystemClock, VirtualClock
-from ._handles import Queue, Topic
+from ._handles import Queue, Subscription, Topic
 from ._local import LocalBackend
 
 if TYPE_CHECKING:
@@ -54,6 +55,15 @@ class Bus:
         backend: where queues and topics live: this process (None, the default)
             or another backend, such as ``eventbus.aws.AwsBackend`` for real SNS
             and SQS.
+        enforce_queue_policies: deliver from a topic to a queue only if the
+            queue's ``Policy`` allows it, as SNS does (a statement allowing
+            ``sqs:SendMessage`` to ``sns.amazonaws.com`` or ``*`` on the queue, with
+            an ``aws:SourceArn`` condition matching the topic if it has one). A
+            delivery it refuses goes to the subscription's dead-letter queue (if
+            that queue's policy allows the topic) or is dropped, with a warning log
+            event, as on AWS. Off by default: every delivery is allowed. The local
+            ``subscribe`` never adds such a statement (SNS does not either).
+            Local backend only.
 
     Raises:
         EventBusError: ``InvalidParameterValue`` for options the backend cannot
@@ -70,8 +80,13 @@ class Bus:
         trace: bool = False,
         store: Store | None = None,
         backend: Backend | None = None,
+        enforce_queue_policies: bool = False,
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
+        if not isinstance(enforce_queue_policies, bool):
+            raise InvalidParameterValue(
+                f"enforce_queue_policies must be a bool, not {enforce_queue_policies!r}."
+            )
         if backend is None:
             backend = LocalBackend(
                 clock=self.clock,
@@ -79,11 +94,17 @@ class Bus:
                 ids=ids,
                 trace=trace,
                 store=store,
+                enforce_queue_policies=enforce_queue_policies,
             )
         else:
             given = [
                 name
-                for name, value in (("store", store), ("ids", ids), ("trace", trace or None))
+                for name, value in (
+                    ("store", store),
+                    ("ids", ids),
+                    ("trace", trace or None),
+                    ("enforce_queue_policies", enforce_queue_policies or None),
+                )
                 if value is not None
             ]
             if given:
@@ -119,7 +140,9 @@ class Bus:
 
     # ------------------------------------------------------------------ queues
 
-    async def create_queue(self, /, name: str, **attributes: Any) -> Queue:
+    async def create_queue(
+        self, /, name: str, *, tags: Mapping[str, str] | None = None, **attributes: Any
+    ) -> Queue:
         """Create a queue, or return the existing one if its attributes match.
 
         Attribute keywords are the snake_case AWS names: ``visibility_timeout``
@@ -128,14 +151,20 @@ class Bus:
         (1024-1048576, 1048576), ``receive_message_wait_time_seconds`` (0-20, 0),
         ``redrive_policy`` (a :class:`RedrivePolicy`), ``redrive_allow_policy``,
         ``fifo_queue``, ``content_based_deduplication``, ``deduplication_scope``,
-        ``fifo_throughput_limit``.
+        ``fifo_throughput_limit``, ``policy`` (the access policy, as JSON text or a
+        mapping; ``""`` or None removes it).
+
+        ``tags`` (the rules of :meth:`Queue.tag`) tag a new queue; a queue that
+        exists already is returned with its own tags, the given ones not applied.
 
         Raises:
             EventBusError: ``InvalidParameterValue`` (name, redrive policy),
                 ``InvalidAttributeValue``, ``InvalidAttributeName``,
                 ``QueueAlreadyExists``, ``QueueDeletedRecently``.
         """
-        return await self.backend.create_queue(name, **attributes)
+        if tags is None:
+            return await self.backend.create_queue(name, **attributes)
+        return await self.backend.create_queue(name, tags=tags, **attributes)
 
     async def get_queue(self, name: str) -> Queue:
         """The queue with this name, URL or ARN.
@@ -159,14 +188,22 @@ class Bus:
 
     # ------------------------------------------------------------------ topics
 
-    async def create_topic(self, /, name: str, **attributes: Any) -> Topic:
+    async def create_topic(
+        self, /, name: str, *, tags: Mapping[str, str] | None = None, **attributes: Any
+    ) -> Topic:
         """Create a topic, or return the existing one if its attributes match.
 
+        ``tags`` (the rules of :meth:`Topic.tag`) tag a new topic; for a topic that
+        exists already every tag given must be one it has.
+
         Raises:
-            EventBusError: ``InvalidParameter`` (a bad name or attribute, or the name
-                is taken with other attributes).
+            EventBusError: ``InvalidParameter`` (a bad name, attribute or tag, the
+                name is taken with other attributes, or the topic exists "with
+                different tags"), ``TagLimitExceeded``.
         """
-        return await self.backend.create_topic(name, **attributes)
+        if tags is None:
+            return await self.backend.create_topic(name, **attributes)
+        return await self.backend.create_topic(name, tags=tags, **attributes)
 
     async def get_topic(self, name: str) -> Topic:
         """The topic with this name or ARN.
@@ -183,6 +220,61 @@ class Bus:
     async def list_topics(self) -> list[Topic]:
         """Every topic, sorted by name."""
         return await self.backend.list_topics()
+
+    # ------------------------------------------------------------------ paging
+
+    async def list_queues_page(
+        self,
+        prefix: str = "",
+        *,
+        max_results: int | None = None,
+        next_token: str | None = None,
+    ) -> Page[Queue]:
+        """One page of SQS ``ListQueues``: the queues whose names start with ``prefix``.
+
+        Locally the queues come sorted by name; on AWS in the order SQS gives.
+
+        Args:
+            prefix: the start of the names to list.
+            max_results: 1-1000. Without it up to 1000 queues come and no
+                ``next_token`` (SQS returns a token only when ``MaxResults`` is given).
+            next_token: the ``next_token`` of the page before.
+
+        Raises:
+            EventBusError: ``InvalidParameterValue`` for ``max_results`` outside
+                1-1000 or a token this call did not return.
+        """
+        return await self.backend.list_queues_page(
+            prefix, max_results=max_results, next_token=next_token
+        )
+
+    async def list_topics_page(self, *, next_token: str | None = None) -> Page[Topic]:
+        """One page of SNS ``ListTopics``: up to 100 topics (by name locally).
+
+        Raises:
+            EventBusError: ``InvalidParameter`` for a token this call did not return.
+        """
+        return await self.backend.list_topics_page(next_token=next_token)
+
+    async def list_subscriptions(self) -> list[Subscription]:
+        """Every subscription of every topic (SNS ``ListSubscriptions``, every page)."""
+        subscriptions: list[Subscription] = []
+        token: str | None = None
+        while True:
+            page = await self.backend.list_subscriptions_page(next_token=token)
+            subscriptions.extend(page.items)
+            token = page.next_token
+            if token is None:
+                return subscriptions
+
+    async def list_subscriptions_page(self, *, next_token: str | None = None) -> Page[Subscription]:
+        """One page of SNS ``ListSubscriptions``: up to 100 subscriptions of every
+        topic (by subscription ARN locally).
+
+        Raises:
+            EventBusError: ``InvalidParameter`` for a token this call did not return.
+        """
+        return await self.backend.list_subscriptions_page(next_token=next_token)
 
     async def cancel_message_move_task(self, task_handle: str) -> int:
         """Cancel a running message move task; returns how many messages it moved.

@@ -12,7 +12,7 @@ same names.
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +20,14 @@ from .._core._batch import (
     BatchResult,
     ChangeVisibilityBatchEntry,
     DeleteBatchEntry,
+    PublishBatchEntry,
+    PublishBatchResultEntry,
     SendBatchEntry,
     SendBatchResultEntry,
 )
 from .._core._errors import UnsupportedOperation
 from .._core._message import PeekedMessage, QueueStatistics, ReceivedMessage, SendResult
+from .._core._paging import Page
 
 if TYPE_CHECKING:
     from ._move import MoveTask, MoveTaskStatus
@@ -228,6 +231,98 @@ class Queue(abc.ABC):
             f"message move tasks are not offered by the backend of {self.name!r}."
         )
 
+    # ---------------------------- tags, permissions and dead-letter source queues
+
+    async def tag(self, tags: Mapping[str, str]) -> None:
+        """Add tags, or replace those with the same keys (SQS ``TagQueue``).
+
+        Keys are 1-128 characters, values 0-256, of letters, digits, white space and
+        ``_ . : / = + - @``, not starting with ``aws:``; a queue keeps at most 50.
+
+        Raises:
+            EventBusError: ``InvalidParameterValue``; no tag changed.
+        """
+        raise UnsupportedOperation(f"tags are not offered by the backend of {self.name!r}.")
+
+    async def untag(self, keys: Iterable[str]) -> None:
+        """Remove the tags with these keys (SQS ``UntagQueue``); absent keys are no error.
+
+        Raises:
+            EventBusError: ``InvalidParameterValue`` for no keys or a key over 128
+                characters.
+        """
+        raise UnsupportedOperation(f"tags are not offered by the backend of {self.name!r}.")
+
+    async def list_tags(self) -> dict[str, str]:
+        """The queue's tags (SQS ``ListQueueTags``)."""
+        raise UnsupportedOperation(f"tags are not offered by the backend of {self.name!r}.")
+
+    async def add_permission(
+        self, label: str, account_ids: Sequence[str], actions: Sequence[str]
+    ) -> None:
+        """Let other accounts call ``actions`` on this queue (SQS ``AddPermission``).
+
+        Adds the statement ``label`` to the queue's ``Policy``, as AWS builds it:
+        ``{"Sid": label, "Effect": "Allow", "Principal": {"AWS":
+        "arn:aws:iam::<account>:root"}, "Action": "SQS:<action>", "Resource":
+        <queue ARN>}`` in a policy with ``"Id": "<queue ARN>/SQSDefaultPolicy"``.
+
+        Args:
+            label: 1-80 of ``[A-Za-z0-9_-]``, unique in the queue's policy.
+            account_ids: 12-digit account ids, at least one.
+            actions: 1-7 action names without the ``SQS:`` prefix (``SendMessage``,
+                ``ReceiveMessage``, ``DeleteMessage``, ``ChangeMessageVisibility``,
+                ``GetQueueAttributes``, ``GetQueueUrl``,
+                ``ListDeadLetterSourceQueues``, ``PurgeQueue`` or ``*``).
+
+        Raises:
+            EventBusError: ``InvalidParameterValue`` (a label used already, a bad
+                account or action), ``MissingParameter`` (no actions), ``OverLimit``
+                (more than seven actions); the policy stays as it was.
+        """
+        raise UnsupportedOperation(f"permissions are not offered by the backend of {self.name!r}.")
+
+    async def remove_permission(self, label: str) -> None:
+        """Remove the statement ``label`` from the queue's policy (SQS
+        ``RemovePermission``); removing the last one removes the policy.
+
+        Raises:
+            EventBusError: ``InvalidParameterValue`` if no statement has this label.
+        """
+        raise UnsupportedOperation(f"permissions are not offered by the backend of {self.name!r}.")
+
+    async def list_dead_letter_source_queues(self) -> list[Queue]:
+        """Every queue whose redrive policy names this one as its dead-letter queue,
+        sorted by name (SQS ``ListDeadLetterSourceQueues``, every page)."""
+        queues: list[Queue] = []
+        token: str | None = None
+        while True:
+            page = await self.list_dead_letter_source_queues_page(
+                max_results=1000, next_token=token
+            )
+            queues.extend(page.items)
+            token = page.next_token
+            if token is None:
+                return sorted(queues, key=lambda q: q.name)
+
+    async def list_dead_letter_source_queues_page(
+        self, *, max_results: int | None = None, next_token: str | None = None
+    ) -> Page[Queue]:
+        """One page of ``ListDeadLetterSourceQueues``.
+
+        Args:
+            max_results: 1-1000; without it up to 1000 queues come and no
+                ``next_token`` (as SQS: a token comes only with ``MaxResults``).
+            next_token: the ``next_token`` of the page before.
+
+        Raises:
+            EventBusError: ``InvalidParameterValue`` for ``max_results`` outside
+                1-1000 or a token this call did not return.
+        """
+        raise UnsupportedOperation(
+            f"ListDeadLetterSourceQueues is not offered by the backend of {self.name!r}."
+        )
+
     # What the consumer needs beyond the public calls: settling a batch in as few
     # calls as the backend allows, and the facts it scales and checks by.
 
@@ -388,21 +483,79 @@ class Topic(abc.ABC):
         message_attributes: Mapping[str, object] | None = None,
         message_group_id: str | None = None,
         message_deduplication_id: str | None = None,
+        message_structure: str | None = None,
     ) -> PublishResult:
         """Publish a message to every subscribed queue whose filter policy matches.
 
         Args:
-            message: 1 byte to 256 KiB (attributes count).
+            message: 1 byte to 256 KiB (attributes count). With
+                ``message_structure="json"``, a JSON object of one message per
+                protocol: SQS subscriptions get its ``sqs`` entry, or else its
+                ``default`` entry, which is required.
             subject: optional, 1-99 printable characters.
             message_attributes: plain values (str, int/float/Decimal, bytes, a list
                 for ``String.Array``) or ``MessageAttributeValue``.
             message_group_id: required on FIFO topics; forwarded to standard queues.
             message_deduplication_id: FIFO topics only.
+            message_structure: ``"json"`` for a message per protocol, or None.
 
         Raises:
             EventBusError: ``InvalidParameter`` or ``ParameterValueInvalid``; nothing
                 was delivered.
         """
+
+    # -------------------------------------------- publish batches, tags, paging
+
+    async def publish_batch(
+        self, entries: Sequence[PublishBatchEntry | str]
+    ) -> BatchResult[PublishBatchResultEntry]:
+        """Publish up to 10 messages in one call (SNS ``PublishBatch``).
+
+        A plain ``str`` entry is a message whose entry id is its index. Each entry
+        takes the arguments of :meth:`publish`; on a FIFO topic each needs its group
+        id (and a deduplication id without content-based deduplication), and the
+        entries are published in order. AWS refuses the whole request when an entry
+        is invalid, so an invalid entry raises and nothing is published; per-entry
+        failures (``failed``) come only from AWS itself.
+
+        Raises:
+            EventBusError: ``EmptyBatchRequest``, ``TooManyEntriesInBatchRequest``
+                (over 10), ``BatchEntryIdsNotDistinct``, ``InvalidBatchEntryId``
+                (over 80 characters, or other than ``[A-Za-z0-9_-]``),
+                ``BatchRequestTooLong`` (over 256 KiB together), and the errors of
+                :meth:`publish` for an invalid entry.
+        """
+        raise UnsupportedOperation(f"PublishBatch is not offered by the backend of {self.name!r}.")
+
+    async def tag(self, tags: Mapping[str, str]) -> None:
+        """Add tags, or replace those with the same keys (SNS ``TagResource``).
+
+        The rules of :meth:`Queue.tag`; beyond 50 tags: ``TagLimitExceeded``.
+
+        Raises:
+            EventBusError: ``InvalidParameter``, ``TagLimitExceeded``; no tag changed.
+        """
+        raise UnsupportedOperation(f"tags are not offered by the backend of {self.name!r}.")
+
+    async def untag(self, keys: Iterable[str]) -> None:
+        """Remove the tags with these keys (SNS ``UntagResource``).
+
+        Raises:
+            EventBusError: ``InvalidParameter`` for no keys or a key over 128 characters.
+        """
+        raise UnsupportedOperation(f"tags are not offered by the backend of {self.name!r}.")
+
+    async def list_tags(self) -> dict[str, str]:
+        """The topic's tags (SNS ``ListTagsForResource``)."""
+        raise UnsupportedOperation(f"tags are not offered by the backend of {self.name!r}.")
+
+    async def subscriptions_page(self, *, next_token: str | None = None) -> Page[Subscription]:
+        """One page (up to 100, as SNS) of ``ListSubscriptionsByTopic``.
+
+        Raises:
+            EventBusError: ``InvalidParameter`` for a token this call did not return.
+        """
+        raise UnsupportedOperation(f"paged listing is not offered by the backend of {self.name!r}.")
 
     @abc.abstractmethod
     async def get_attributes(self) -> dict[str, str]:

@@ -15,22 +15,28 @@ from .._core._broker import Broker
 from .._core._errors import (
     InvalidAttributeName,
     InvalidAttributeValue,
+    InvalidParameter,
     InvalidParameterValue,
+    NotFound,
     QueueDoesNotExist,
 )
 from .._core._events import MessageDeadLettered
 from .._core._ids import IdSource
 from .._core._names import queue_arn, queue_name_from
+from .._core._paging import Page
+from .._core._policy import check_policy
 from .._core._queue import QueueMachine
 from .._core._settings import QUEUE_INT_ATTRIBUTES, QueueSettings, RedriveAllowRule, RedriveRule
+from .._core._tags import check_create_tags
+from .._core._topic import TopicMachine
 from .._models import QueueConfig, TopicConfig
 from .._store._memory import MemoryStore, Store
 from ._backend import Backend
 from ._clock import Clock, Signal
 from ._durable import durable
-from ._handles import Queue, Topic
+from ._handles import Queue, Subscription, Topic
 from ._ids import UuidIds
-from ._local_handles import LocalQueue, LocalTopic
+from ._local_handles import LocalQueue, LocalSubscription, LocalTopic
 from ._log import log_event
 
 if TYPE_CHECKING:
@@ -41,8 +47,8 @@ class LocalBackend(Backend):
     """SNS topics and SQS queues in this process, with AWS's semantics.
 
     The default backend of a :class:`~eventbus.Bus`; its options are the Bus's
-    ``region``, ``ids``, ``trace`` and ``store``, and its calls are documented on
-    the Bus.
+    ``region``, ``ids``, ``trace``, ``store`` and ``enforce_queue_policies``, and its
+    calls are documented on the Bus.
     """
 
     def __init__(
@@ -53,12 +59,17 @@ class LocalBackend(Backend):
         ids: IdSource | None,
         trace: bool,
         store: Store | None,
+        enforce_queue_policies: bool = False,
     ) -> None:
         self.clock = clock
         self.region = region
         self._store: Store = store if store is not None else MemoryStore()
         self._broker = Broker(
-            region=region, ids=ids or UuidIds(), trace=trace, durable=self._store.durable
+            region=region,
+            ids=ids or UuidIds(),
+            trace=trace,
+            durable=self._store.durable,
+            enforce_queue_policies=enforce_queue_policies,
         )
         self._signals: dict[QueueMachine, Signal] = {}
         self._any_change = Signal()
@@ -247,7 +258,11 @@ class LocalBackend(Backend):
                     given.redrive_permission,
                     tuple(self._queue_arn(source) for source in given.source_queues),
                 )
+        access_policy = base.policy if base is not None else None
+        if "policy" in attributes:
+            access_policy = check_policy(config.policy)
         return QueueSettings(
+            policy=access_policy,
             visibility_timeout=config.visibility_timeout,
             delay_seconds=config.delay_seconds,
             message_retention_period=config.message_retention_period,
@@ -270,10 +285,20 @@ class LocalBackend(Backend):
     # ------------------------------------------------------------------ queues
 
     @durable
-    async def create_queue(self, /, name: str, **attributes: Any) -> Queue:
-        """Create a queue, or return the existing one if its attributes match."""
+    async def create_queue(
+        self, /, name: str, *, tags: Mapping[str, str] | None = None, **attributes: Any
+    ) -> Queue:
+        """Create a queue, or return the existing one if its attributes match.
+
+        ``tags`` tag a new queue; an existing queue is returned with its own tags.
+        """
         settings = self._queue_settings(attributes)
-        machine = self._broker.create_queue(name, settings, now=self.clock.now())
+        given_tags = check_create_tags(tags, resource=name, sns=False)
+        broker = self._broker
+        new = broker.queue_by_name(name) is None
+        machine = broker.create_queue(name, settings, now=self.clock.now())
+        if new and given_tags:
+            broker.tag(machine.arn, given_tags, resource=name, sns=False)
         self._after()
         return LocalQueue(self, machine)
 
@@ -298,12 +323,34 @@ class LocalBackend(Backend):
     # ------------------------------------------------------------------ topics
 
     @durable
-    async def create_topic(self, /, name: str, **attributes: Any) -> Topic:
-        """Create a topic, or return the existing one if its attributes match."""
+    async def create_topic(
+        self, /, name: str, *, tags: Mapping[str, str] | None = None, **attributes: Any
+    ) -> Topic:
+        """Create a topic, or return the existing one if its attributes match.
+
+        An existing topic is returned only if every tag given is one it has (SNS:
+        "Invalid parameter: Tags Reason: Topic already exists with different tags",
+        LocalStack's AWS-validated snapshot of
+        ``test_create_duplicate_topic_with_more_tags``).
+        """
         settings = TopicConfig(**attributes).to_core()
-        topic = LocalTopic(self, self._broker.create_topic(name, settings))
+        broker = self._broker
+        given_tags = check_create_tags(tags, resource=name, sns=True)
+        try:
+            existing: TopicMachine | None = broker.topic(name)
+        except NotFound:
+            existing = None
+        if existing is not None and existing.settings == settings:
+            have = broker.tags.get(existing.arn, {})
+            if any(have.get(key) != value for key, value in given_tags.items()):
+                raise InvalidParameter(
+                    "Invalid parameter: Tags Reason: Topic already exists with different tags"
+                )
+        machine = broker.create_topic(name, settings)
+        if existing is None and given_tags:
+            broker.tag(machine.arn, given_tags, resource=machine.arn, sns=True)
         self._after()
-        return topic
+        return LocalTopic(self, machine)
 
     async def get_topic(self, name: str) -> Topic:
         """The topic with this name or ARN."""
@@ -318,3 +365,28 @@ class LocalBackend(Backend):
     async def list_topics(self) -> list[Topic]:
         """Every topic, sorted by name."""
         return [LocalTopic(self, t) for t in self._broker.list_topics()]
+
+    # ------------------------------------------------------------------ paging
+
+    async def list_queues_page(
+        self,
+        prefix: str = "",
+        *,
+        max_results: int | None = None,
+        next_token: str | None = None,
+    ) -> Page[Queue]:
+        """One page of ListQueues, by name."""
+        machines, token = self._broker.list_queues_page(
+            prefix, max_results=max_results, next_token=next_token
+        )
+        return Page([LocalQueue(self, m) for m in machines], token)
+
+    async def list_topics_page(self, *, next_token: str | None = None) -> Page[Topic]:
+        """One page (100) of ListTopics, by name."""
+        machines, token = self._broker.list_topics_page(next_token=next_token)
+        return Page([LocalTopic(self, t) for t in machines], token)
+
+    async def list_subscriptions_page(self, *, next_token: str | None = None) -> Page[Subscription]:
+        """One page (100) of ListSubscriptions, by subscription ARN."""
+        records, token = self._broker.list_subscriptions_page(None, next_token=next_token)
+        return Page([LocalSubscription(self, r) for r in records], token)

@@ -7,19 +7,28 @@ methods are documented on the abstract handles in ``_handles``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._core._batch import (
     BatchResult,
     ChangeVisibilityBatchEntry,
     DeleteBatchEntry,
+    PublishBatchEntry,
+    PublishBatchResultEntry,
     SendBatchEntry,
     SendBatchResultEntry,
 )
-from .._core._errors import EventBusError, InvalidParameter, QueueDoesNotExist
+from .._core._errors import (
+    EventBusError,
+    InvalidParameter,
+    NotFound,
+    QueueDoesNotExist,
+    ResourceNotFound,
+)
 from .._core._message import PeekedMessage, QueueStatistics, ReceivedMessage, SendResult
 from .._core._names import queue_url
+from .._core._paging import Page
 from .._core._queue import QueueMachine, check_wait_time
 from .._core._topic import SubscriptionRecord, TopicMachine
 from ._durable import durable
@@ -251,6 +260,52 @@ class LocalQueue(Queue):
         records = self._local._broker.list_move_tasks(self._live(), max_results=max_results)
         return [MoveTaskStatus.of(record) for record in records]
 
+    # ---------------------------- tags, permissions and dead-letter source queues
+
+    @durable
+    async def tag(self, tags: Mapping[str, str]) -> None:
+        machine = self._live()
+        self._local._broker.tag(machine.arn, tags, resource=machine.name, sns=False)
+        self._local._after()
+
+    @durable
+    async def untag(self, keys: Iterable[str]) -> None:
+        machine = self._live()
+        self._local._broker.untag(machine.arn, keys, sns=False)
+        self._local._after()
+
+    async def list_tags(self) -> dict[str, str]:
+        return self._local._broker.tags_of(self._live().arn)
+
+    @durable
+    async def add_permission(
+        self, label: str, account_ids: Sequence[str], actions: Sequence[str]
+    ) -> None:
+        local = self._local
+        local._broker.add_permission(
+            self._live(),
+            label=label,
+            account_ids=account_ids,
+            actions=actions,
+            now=local.clock.now(),
+        )
+        local._after()
+
+    @durable
+    async def remove_permission(self, label: str) -> None:
+        local = self._local
+        local._broker.remove_permission(self._live(), label=label, now=local.clock.now())
+        local._after()
+
+    async def list_dead_letter_source_queues_page(
+        self, *, max_results: int | None = None, next_token: str | None = None
+    ) -> Page[Queue]:
+        local = self._local
+        machines, token = local._broker.dead_letter_source_queues(
+            self._live(), max_results=max_results, next_token=next_token
+        )
+        return Page([LocalQueue(local, m) for m in machines], token)
+
     # ------------------------------------------------------ for the consumer
 
     def _visibility_timeout(self) -> int:
@@ -437,6 +492,7 @@ class LocalTopic(Topic):
         message_attributes: Mapping[str, object] | None = None,
         message_group_id: str | None = None,
         message_deduplication_id: str | None = None,
+        message_structure: str | None = None,
     ) -> PublishResult:
         local = self._local
         outcome = local._broker.publish(
@@ -447,11 +503,54 @@ class LocalTopic(Topic):
             message_attributes=message_attributes,
             message_group_id=message_group_id,
             message_deduplication_id=message_deduplication_id,
+            message_structure=message_structure,
         )
         for machine in outcome.delivered_to:
             local._notify(machine, 1)
         local._after()
         return PublishResult(outcome.message_id, outcome.sequence_number)
+
+    # -------------------------------------------- publish batches, tags, paging
+
+    @durable
+    async def publish_batch(
+        self, entries: Sequence[PublishBatchEntry | str]
+    ) -> BatchResult[PublishBatchResultEntry]:
+        local = self._local
+        items = [
+            PublishBatchEntry(str(index), entry) if isinstance(entry, str) else entry
+            for index, entry in enumerate(entries)
+        ]
+        result, delivered = local._broker.publish_batch(self._live(), items, now=local.clock.now())
+        for machine in delivered:
+            local._notify(machine, 1)
+        local._after()
+        return result
+
+    def _tagged(self) -> TopicMachine:
+        """The live topic, for the tag calls (which answer ``ResourceNotFound``)."""
+        try:
+            return self._live()
+        except NotFound:
+            raise ResourceNotFound(f"Resource does not exist: {self.arn}") from None
+
+    @durable
+    async def tag(self, tags: Mapping[str, str]) -> None:
+        self._local._broker.tag(self._tagged().arn, tags, resource=self.arn, sns=True)
+        self._local._after()
+
+    @durable
+    async def untag(self, keys: Iterable[str]) -> None:
+        self._local._broker.untag(self._tagged().arn, keys, sns=True)
+        self._local._after()
+
+    async def list_tags(self) -> dict[str, str]:
+        return self._local._broker.tags_of(self._tagged().arn)
+
+    async def subscriptions_page(self, *, next_token: str | None = None) -> Page[Subscription]:
+        local = self._local
+        records, token = local._broker.list_subscriptions_page(self._live(), next_token=next_token)
+        return Page([LocalSubscription(local, r) for r in records], token)
 
     async def get_attributes(self) -> dict[str, str]:
         machine = self._live()

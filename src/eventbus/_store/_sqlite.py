@@ -40,7 +40,7 @@ from .._core._settings import QueueSettings, RedriveAllowRule, RedriveRule, Topi
 from .._core._topic import SubscriptionRecord, compile_policy
 
 APPLICATION_ID: Final = 0x45425553  # "EBUS"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _SCHEMA: Final = """
 CREATE TABLE queues(
@@ -69,10 +69,13 @@ CREATE TABLE subscriptions(
     endpoint TEXT NOT NULL, raw INTEGER NOT NULL, filter_policy TEXT, scope TEXT NOT NULL,
     dead_letter_target_arn TEXT);
 CREATE TABLE move_tasks(position INTEGER PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE tags(arn TEXT PRIMARY KEY, tags TEXT NOT NULL);
 """
 
 #: schema version -> the statements that bring a database from it to the next one.
-_MIGRATIONS: Final[dict[int, str]] = {}
+_MIGRATIONS: Final[dict[int, str]] = {
+    1: "CREATE TABLE tags(arn TEXT PRIMARY KEY, tags TEXT NOT NULL);",  # queue and topic tags
+}
 
 Durability = Literal["process", "power"]
 
@@ -240,6 +243,8 @@ class SqliteStore:
             )
         for (record,) in con.execute("SELECT record FROM move_tasks ORDER BY position"):
             broker.restore_move_task(MoveTaskRecord(**json.loads(record)))
+        for arn, tags in con.execute("SELECT arn, tags FROM tags"):
+            broker.tags[arn] = json.loads(tags)
 
     # -------------------------------------------------------------- committing
 
@@ -306,6 +311,14 @@ class SqliteStore:
                     con.execute(
                         "UPDATE topics SET sequence = ? WHERE name = ?", (topic.sequence, name)
                     )
+            for arn in changes.tags:
+                tags = broker.tags.get(arn)
+                if tags:
+                    con.execute(
+                        "INSERT OR REPLACE INTO tags VALUES (?, ?)", (arn, json.dumps(tags))
+                    )
+                else:
+                    con.execute("DELETE FROM tags WHERE arn = ?", (arn,))
             if changes.move_tasks:
                 con.execute("DELETE FROM move_tasks")
                 con.executemany(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,14 +17,17 @@ from .._core._errors import (
     QueueDoesNotExist,
 )
 from .._core._names import check_queue_name, check_topic_name, queue_name_from
+from .._core._paging import Page, check_max_results
+from .._core._policy import check_policy
 from .._core._settings import QUEUE_AWS_NAMES, RedriveAllowRule, RedriveRule
+from .._core._tags import check_create_tags
 from .._models import QueueConfig, TopicConfig
 from .._runtime._backend import Backend
 from .._runtime._clock import Clock, SystemClock
-from .._runtime._handles import Queue, Topic
+from .._runtime._handles import Queue, Subscription, Topic
 from ._convert import bool_text
 from ._errors import translated
-from ._handles import AwsQueue, AwsTopic
+from ._handles import AwsQueue, AwsTopic, sqs_subscriptions
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns import SNSClient
@@ -205,14 +208,20 @@ class AwsBackend(Backend):
 
     # ------------------------------------------------------------------ queues
 
-    async def create_queue(self, /, name: str, **attributes: Any) -> AwsQueue:
-        """Create a queue (CreateQueue) with the attributes given, and only those."""
+    async def create_queue(
+        self, /, name: str, *, tags: Mapping[str, str] | None = None, **attributes: Any
+    ) -> AwsQueue:
+        """Create a queue (CreateQueue) with the attributes and tags given, and only those."""
         config = QueueConfig(**attributes)
         check_queue_name(name, fifo=config.fifo_queue)
+        given_tags = check_create_tags(tags, resource=name, sns=False)
         given = {key for key, value in attributes.items() if value is not None}
         aws = await self._queue_attributes(config, given)
+        request: dict[str, Any] = {"QueueName": name, "Attributes": aws}
+        if given_tags:
+            request["tags"] = given_tags
         with self.call():
-            response = await self.sqs.create_queue(QueueName=name, Attributes=aws)  # type: ignore[arg-type]
+            response = await self.sqs.create_queue(**request)
         return await self._adopt(response["QueueUrl"])
 
     async def get_queue(self, name: str) -> AwsQueue:
@@ -242,13 +251,17 @@ class AwsBackend(Backend):
             token = page.get("NextToken")
             if not token:
                 break
+        return sorted(await self._adopt_all(urls), key=lambda q: q.name)
+
+    async def _adopt_all(self, urls: Iterable[str]) -> list[Queue]:
+        """Handles on the queues of these URLs (one GetQueueAttributes each)."""
         queues: list[Queue] = []
         for url in urls:
             try:
                 queues.append(await self._adopt(url))
             except QueueDoesNotExist:  # ListQueues may still name a queue just deleted
                 continue
-        return sorted(queues, key=lambda q: q.name)
+        return queues
 
     async def _queue_url(self, reference: str) -> str:
         if "://" in reference:
@@ -296,6 +309,8 @@ class AwsBackend(Backend):
                         tuple([await self._queue_arn(q) for q in value.source_queues]),
                     ).to_json()
                 )
+            elif key == "policy":
+                out["Policy"] = check_policy(value) or ""
             elif key == "fifo_queue":
                 if value:
                     out["FifoQueue"] = "true"
@@ -317,13 +332,19 @@ class AwsBackend(Backend):
 
     # ------------------------------------------------------------------ topics
 
-    async def create_topic(self, /, name: str, **attributes: Any) -> AwsTopic:
-        """Create a topic (CreateTopic), or return the existing one."""
+    async def create_topic(
+        self, /, name: str, *, tags: Mapping[str, str] | None = None, **attributes: Any
+    ) -> AwsTopic:
+        """Create a topic (CreateTopic, with the tags given), or return the existing one."""
         settings = TopicConfig(**attributes).to_core()
         check_topic_name(name, fifo=settings.fifo_topic)
+        given_tags = check_create_tags(tags, resource=name, sns=True)
         aws = {k: v for k, v in settings.to_aws().items() if k != "DisplayName" or v}
+        request: dict[str, Any] = {"Name": name, "Attributes": aws}
+        if given_tags:
+            request["Tags"] = [{"Key": k, "Value": v} for k, v in given_tags.items()]
         with self.call():
-            response = await self.sns.create_topic(Name=name, Attributes=aws)
+            response = await self.sns.create_topic(**request)
         return AwsTopic(self, response["TopicArn"])
 
     async def get_topic(self, name: str) -> AwsTopic:
@@ -366,6 +387,49 @@ class AwsBackend(Backend):
                 break
         topics: list[Topic] = [AwsTopic(self, arn) for arn in arns]
         return sorted(topics, key=lambda t: t.name)
+
+    # ------------------------------------------------------------------ paging
+
+    async def list_queues_page(
+        self,
+        prefix: str = "",
+        *,
+        max_results: int | None = None,
+        next_token: str | None = None,
+    ) -> Page[Queue]:
+        """One ListQueues call, then GetQueueAttributes of each queue (SQS's order)."""
+        request: dict[str, Any] = {"QueueNamePrefix": prefix}
+        if max_results is not None:
+            request["MaxResults"] = check_max_results(max_results)
+        if next_token is not None:
+            request["NextToken"] = next_token
+        with self.call():
+            page = await self.sqs.list_queues(**request)
+        return Page(await self._adopt_all(page.get("QueueUrls", [])), page.get("NextToken"))
+
+    async def list_topics_page(self, *, next_token: str | None = None) -> Page[Topic]:
+        """One ListTopics call (SNS's order)."""
+        with self.call():
+            page = await (
+                self.sns.list_topics(NextToken=next_token)
+                if next_token is not None
+                else self.sns.list_topics()
+            )
+        topics: list[Topic] = [
+            AwsTopic(self, t["TopicArn"]) for t in page.get("Topics", []) if "TopicArn" in t
+        ]
+        return Page(topics, page.get("NextToken"))
+
+    async def list_subscriptions_page(self, *, next_token: str | None = None) -> Page[Subscription]:
+        """One ListSubscriptions call (its SQS subscriptions), then each one's attributes."""
+        with self.call():
+            page = await (
+                self.sns.list_subscriptions(NextToken=next_token)
+                if next_token is not None
+                else self.sns.list_subscriptions()
+            )
+        listed = await sqs_subscriptions(self, page.get("Subscriptions", []))
+        return Page(listed, page.get("NextToken"))
 
     async def _topic_arn(self, name: str) -> str:
         """The ARN a topic of this account and region with this name has.

@@ -12,31 +12,40 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._core._attributes import attributes_size, to_attribute_value
 from .._core._batch import (
     BatchFailure,
     BatchResult,
     ChangeVisibilityBatchEntry,
     DeleteBatchEntry,
+    PublishBatchEntry,
+    PublishBatchResultEntry,
     SendBatchEntry,
     SendBatchResultEntry,
     check_entry_ids,
+    check_publish_batch_ids,
 )
-from .._core._errors import InvalidParameter, NotFound
+from .._core._errors import BatchRequestTooLong, InvalidParameter, NotFound, ParameterValueInvalid
 from .._core._message import QueueStatistics, ReceivedMessage, SendResult
 from .._core._names import queue_name_from
+from .._core._paging import Page, check_max_results
+from .._core._policy import add_permission, allows_sns_delivery, sns_delivery_statement
 from .._core._queue import (
     CheckedBody,
     check_max_messages,
     check_visibility_timeout,
     check_wait_time,
 )
+from .._core._tags import tagged, untagged
 from .._core._topic import (
+    MAX_PUBLISH_BYTES,
     check_message,
+    check_message_structure,
     check_raw_message_delivery,
     check_subscription,
     check_subscription_dlq,
@@ -327,6 +336,61 @@ class AwsQueue(Queue):
             )
         return {str(k): v for k, v in response.get("Attributes", {}).items()}
 
+    # ---------------------------- tags, permissions and dead-letter source queues
+
+    async def tag(self, tags: Mapping[str, str]) -> None:
+        """TagQueue (the tags checked by the local rules first)."""
+        tagged({}, tags, resource=self.name, sns=False)
+        with self._aws.call():
+            await self._aws.sqs.tag_queue(QueueUrl=self.url, Tags=dict(tags))
+
+    async def untag(self, keys: Iterable[str]) -> None:
+        """UntagQueue."""
+        wanted = list(keys) if not isinstance(keys, str) else keys
+        untagged({}, wanted, sns=False)
+        with self._aws.call():
+            await self._aws.sqs.untag_queue(QueueUrl=self.url, TagKeys=list(wanted))
+
+    async def list_tags(self) -> dict[str, str]:
+        """ListQueueTags."""
+        with self._aws.call():
+            response = await self._aws.sqs.list_queue_tags(QueueUrl=self.url)
+        return dict(response.get("Tags", {}))
+
+    async def add_permission(
+        self, label: str, account_ids: Sequence[str], actions: Sequence[str]
+    ) -> None:
+        """AddPermission (the arguments checked by the local rules first)."""
+        add_permission(
+            None, queue_arn=self.arn, label=label, account_ids=account_ids, actions=actions
+        )
+        with self._aws.call():
+            await self._aws.sqs.add_permission(
+                QueueUrl=self.url,
+                Label=label,
+                AWSAccountIds=list(account_ids),
+                Actions=list(actions),
+            )
+
+    async def remove_permission(self, label: str) -> None:
+        """RemovePermission."""
+        with self._aws.call():
+            await self._aws.sqs.remove_permission(QueueUrl=self.url, Label=label)
+
+    async def list_dead_letter_source_queues_page(
+        self, *, max_results: int | None = None, next_token: str | None = None
+    ) -> Page[Queue]:
+        """ListDeadLetterSourceQueues, then GetQueueAttributes of each queue."""
+        request: dict[str, Any] = {"QueueUrl": self.url}
+        if max_results is not None:
+            request["MaxResults"] = check_max_results(max_results)
+        if next_token is not None:
+            request["NextToken"] = next_token
+        with self._aws.call():
+            response = await self._aws.sqs.list_dead_letter_source_queues(**request)
+        queues = await self._aws._adopt_all(response.get("queueUrls", []))
+        return Page(queues, response.get("NextToken"))
+
     # ------------------------------------------------------ for the consumer
 
     def _visibility_timeout(self) -> int:
@@ -591,9 +655,11 @@ class AwsTopic(Topic):
         message_attributes: Mapping[str, object] | None = None,
         message_group_id: str | None = None,
         message_deduplication_id: str | None = None,
+        message_structure: str | None = None,
     ) -> PublishResult:
         """Publish (the message and attributes checked by the local rules first)."""
         check_message(message)
+        check_message_structure(message, message_structure)
         request = _given(
             TopicArn=self.arn,
             Message=message,
@@ -601,10 +667,101 @@ class AwsTopic(Topic):
             Subject=subject,
             MessageGroupId=message_group_id,
             MessageDeduplicationId=message_deduplication_id,
+            MessageStructure=message_structure,
         )
         with self._aws.call():
             response = await self._aws.sns.publish(**request)
         return PublishResult(response["MessageId"], response.get("SequenceNumber"))
+
+    # -------------------------------------------- publish batches, tags, paging
+
+    async def publish_batch(
+        self, entries: Sequence[PublishBatchEntry | str]
+    ) -> BatchResult[PublishBatchResultEntry]:
+        """PublishBatch (the ids, messages, attributes and total size checked by the
+        local rules first; the FIFO rules are left to SNS)."""
+        items = [
+            PublishBatchEntry(str(index), entry) if isinstance(entry, str) else entry
+            for index, entry in enumerate(entries)
+        ]
+        check_publish_batch_ids([item.id for item in items])
+        request_entries = []
+        total = 0
+        for item in items:
+            _, size = check_message(item.message)
+            check_message_structure(item.message, item.message_structure)
+            aws_attributes = attributes_to_aws(item.message_attributes, sns=True)
+            if item.message_attributes:
+                try:
+                    size += attributes_size(
+                        {
+                            name: to_attribute_value(name, value, allow_array=True)
+                            for name, value in item.message_attributes.items()
+                        }
+                    )
+                except InvalidParameter as error:  # pragma: no cover - refused above
+                    raise ParameterValueInvalid(error.message) from None
+            total += size
+            request_entries.append(
+                _given(
+                    Id=item.id,
+                    Message=item.message,
+                    Subject=item.subject,
+                    MessageAttributes=aws_attributes,
+                    MessageGroupId=item.message_group_id,
+                    MessageDeduplicationId=item.message_deduplication_id,
+                    MessageStructure=item.message_structure,
+                )
+            )
+        if total > MAX_PUBLISH_BYTES:
+            raise BatchRequestTooLong(
+                "The length of all the messages put together is more than the limit."
+            )
+        with self._aws.call():
+            response = await self._aws.sns.publish_batch(
+                TopicArn=self.arn,
+                PublishBatchRequestEntries=request_entries,  # type: ignore[arg-type]
+            )
+        return BatchResult(
+            successful=[
+                PublishBatchResultEntry(ok["Id"], ok["MessageId"], ok.get("SequenceNumber"))
+                for ok in response.get("Successful", [])
+            ],
+            failed=[_failure(f) for f in response.get("Failed", [])],
+        )
+
+    async def tag(self, tags: Mapping[str, str]) -> None:
+        """TagResource (the tags checked by the local rules first)."""
+        tagged({}, tags, resource=self.arn, sns=True)
+        with self._aws.call():
+            await self._aws.sns.tag_resource(
+                ResourceArn=self.arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+            )
+
+    async def untag(self, keys: Iterable[str]) -> None:
+        """UntagResource."""
+        wanted = list(keys) if not isinstance(keys, str) else keys
+        untagged({}, wanted, sns=True)
+        with self._aws.call():
+            await self._aws.sns.untag_resource(ResourceArn=self.arn, TagKeys=list(wanted))
+
+    async def list_tags(self) -> dict[str, str]:
+        """ListTagsForResource."""
+        with self._aws.call():
+            response = await self._aws.sns.list_tags_for_resource(ResourceArn=self.arn)
+        return {tag["Key"]: tag.get("Value", "") for tag in response.get("Tags", [])}
+
+    async def subscriptions_page(self, *, next_token: str | None = None) -> Page[Subscription]:
+        """ListSubscriptionsByTopic (one page; its SQS subscriptions only)."""
+        aws = self._aws
+        request: dict[str, str] = {"TopicArn": self.arn}
+        if next_token is not None:
+            request["NextToken"] = next_token
+        with aws.call():
+            page = await aws.sns.list_subscriptions_by_topic(**request)
+        return Page(
+            await sqs_subscriptions(aws, page.get("Subscriptions", [])), page.get("NextToken")
+        )
 
     async def get_attributes(self) -> dict[str, str]:
         """GetTopicAttributes."""
@@ -615,18 +772,6 @@ class AwsTopic(Topic):
     async def delete(self) -> None:
         """DeleteTopic."""
         await self._aws.delete_topic(self)
-
-
-def _policy_statement(queue_arn: str, topic_arn: str) -> dict[str, Any]:
-    digest = hashlib.sha256(topic_arn.encode()).hexdigest()[:16]
-    return {
-        "Sid": f"eventbus-sns-{digest}",
-        "Effect": "Allow",
-        "Principal": {"Service": "sns.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-    }
 
 
 async def allow_topic(aws: AwsBackend, queue: AwsQueue, topic_arn: str) -> str | None:
@@ -642,25 +787,38 @@ async def allow_topic(aws: AwsBackend, queue: AwsQueue, topic_arn: str) -> str |
     """
     attributes = await queue._attributes("Policy")
     before = attributes.get("Policy", "")
+    if allows_sns_delivery(before or None, queue.arn, topic_arn):
+        return None
     policy = json.loads(before) if before else {}
     statements = policy.setdefault("Statement", [])
     if isinstance(statements, dict):
         statements = policy["Statement"] = [statements]
-    for statement in statements:
-        condition = statement.get("Condition", {}).get("ArnEquals", {})
-        if (
-            statement.get("Effect") == "Allow"
-            and condition.get("aws:SourceArn") == topic_arn
-            and statement.get("Action") in ("sqs:SendMessage", "SQS:SendMessage", "sqs:*")
-        ):
-            return None
     policy.setdefault("Version", "2012-10-17")
-    statements.append(_policy_statement(queue.arn, topic_arn))
+    digest = hashlib.sha256(topic_arn.encode()).hexdigest()[:16]
+    statements.append(sns_delivery_statement(queue.arn, topic_arn, f"eventbus-sns-{digest}"))
     with aws.call():
         await aws.sqs.set_queue_attributes(
             QueueUrl=queue.url, Attributes={"Policy": json.dumps(policy)}
         )
     return before
+
+
+async def sqs_subscriptions(
+    aws: AwsBackend, listed: Iterable[Mapping[str, Any]]
+) -> list[Subscription]:
+    """Handles on the SQS subscriptions of a listing, their attributes read
+    (GetSubscriptionAttributes each).
+
+    A pending confirmation (another account's queue) has no ARN yet, and is left out.
+    """
+    out: list[Subscription] = []
+    for entry in listed:
+        fields = {str(k): str(v) for k, v in entry.items()}
+        if fields.get("Protocol") == "sqs" and fields.get("SubscriptionArn", "").startswith("arn:"):
+            subscription = AwsSubscription(aws, fields["SubscriptionArn"], fields)
+            await subscription.get_attributes()
+            out.append(subscription)
+    return out
 
 
 async def restore_policy(aws: AwsBackend, queue: AwsQueue, policy: str) -> None:
