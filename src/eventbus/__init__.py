@@ -19,10 +19,10 @@ from ._core._errors import EventBusError as EventBusError
 from ._core._ids import CountingIds as CountingIds
 from ._core._ids import IdSource as IdSource
 from ._core._message import PeekedMessage as PeekedMessage
-from ._core._paging import Page as Page
 from ._core._message import QueueStatistics as QueueStatistics
 from ._core._message import ReceivedMessage as ReceivedMessage
 from ._core._message import SendResult as SendResult
+from ._core._paging import Page as Page
 from ._models import QueueConfig as QueueConfig
 from ._models import RedriveAllowPolicy as RedriveAllowPolicy
 from ._models import RedrivePolicy as RedrivePolicy
