@@ -24,6 +24,7 @@ from ._core._errors import (
     InvalidAttributeValue,
     InvalidParameter,
     InvalidParameterValue,
+    bounded_repr,
 )
 from ._core._settings import QUEUE_AWS_NAMES, QUEUE_INT_ATTRIBUTES, TopicSettings
 
@@ -52,7 +53,8 @@ def _describe(error: ValidationError, aws_names: dict[str, str], default: str) -
     value = first.get("input")
     return (
         False,
-        f"Invalid value for the parameter {aws_names.get(key, key)}: {value!r}; {allowed}.",
+        f"Invalid value for the parameter {aws_names.get(key, key)}: "
+        f"{bounded_repr(value)}; {allowed}.",
     )
 
 

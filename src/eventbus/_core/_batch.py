@@ -12,7 +12,10 @@ from ._errors import (
     EmptyBatchRequest,
     EventBusError,
     InvalidBatchEntryId,
+    InvalidParameterValue,
     TooManyEntriesInBatchRequest,
+    bounded_repr,
+    echo,
 )
 
 MAX_ENTRIES = 10
@@ -106,7 +109,7 @@ def check_entry_ids(ids: Sequence[str], entry_kind: str) -> None:
         if not isinstance(entry_id, str) or not _ENTRY_ID.fullmatch(entry_id):
             raise InvalidBatchEntryId(
                 f"A batch entry id can only contain alphanumeric characters, hyphens and "
-                f"underscores. It can be at most 80 letters long (got {entry_id!r})."
+                f"underscores. It can be at most 80 letters long (got {bounded_repr(entry_id)})."
             )
         if entry_id in seen:
             raise BatchEntryIdsNotDistinct(f"Id {entry_id} repeated.")
@@ -169,5 +172,21 @@ def check_publish_batch_ids(ids: Sequence[str]) -> None:
         if not isinstance(entry_id, str) or not _ENTRY_ID.fullmatch(entry_id):
             raise InvalidBatchEntryId(
                 "The Id of a batch entry in the batch request contains an impermissible "
-                f"character: {entry_id}"
+                f"character: {echo(entry_id)}"
             )
+
+
+def message_too_long(limit: int, size: int, *, batch: bool) -> InvalidParameterValue:
+    """The error for a message over the queue's maximum message size.
+
+    SQS words it differently for SendMessage ("One or more parameters are invalid.")
+    and for an entry of SendMessageBatch ("One or more parameters cannot be
+    validated."), as recorded from AWS in LocalStack's snapshots of
+    ``test_send_message_with_updated_maximum_message_size`` and
+    ``test_send_batch_message_size`` (2024-04-30). Our count of the bytes follows.
+    """
+    verdict = "cannot be validated" if batch else "are invalid"
+    return InvalidParameterValue(
+        f"One or more parameters {verdict}. Reason: Message must be shorter than {limit} "
+        f"bytes. (Body and attributes come to {size} bytes.)"
+    )

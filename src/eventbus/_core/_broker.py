@@ -32,6 +32,7 @@ from ._errors import (
     QueueDeletedRecently,
     QueueDoesNotExist,
     ResourceNotFoundException,
+    bounded_repr,
 )
 from ._events import DeliveryDeadLettered, DeliveryFailed, Event
 from ._ids import IdSource
@@ -261,7 +262,9 @@ class Broker:
         """
         queue = self._queues.get(queue_name_from(reference)) if isinstance(reference, str) else None
         if queue is None:
-            raise QueueDoesNotExist(f"The specified queue does not exist: {reference!r}.")
+            raise QueueDoesNotExist(
+                f"The specified queue does not exist: {bounded_repr(reference)}."
+            )
         return queue
 
     def has_queue(self, queue: QueueMachine) -> bool:
@@ -514,7 +517,7 @@ class Broker:
         """
         topic = self._topics.get(topic_name_from(reference)) if isinstance(reference, str) else None
         if topic is None:
-            raise NotFound(f"Topic does not exist: {reference!r}")
+            raise NotFound(f"Topic does not exist: {bounded_repr(reference)}")
         return topic
 
     def delete_topic(self, reference: str) -> None:
@@ -587,7 +590,7 @@ class Broker:
         topic = self._topics.get(topic_name_from(arn.rsplit(":", 1)[0])) if ":" in arn else None
         record = topic.subscriptions.get(arn) if topic else None
         if topic is None or record is None:
-            raise NotFound(f"Subscription does not exist: {arn!r}")
+            raise NotFound(f"Subscription does not exist: {bounded_repr(arn)}")
         return topic, record
 
     def unsubscribe(self, arn: str) -> None:

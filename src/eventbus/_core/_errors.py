@@ -8,7 +8,32 @@ A call that raises changes no state.
 
 from __future__ import annotations
 
+import reprlib
 from typing import ClassVar
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = 100
+_REPR.maxother = 100
+
+
+def bounded_repr(value: object) -> str:
+    """``repr(value)`` for an error message, whatever the value.
+
+    At most three levels of containers and about 100 characters per part, so a
+    100,000-deep list, a 10,000-digit int or a 256 KiB string cannot make the
+    message itself fail (``RecursionError``, ``ValueError``) or balloon; a value
+    whose own ``repr`` raises is named by its type.
+    """
+    try:
+        return _REPR.repr(value)
+    except Exception:
+        return f"<{type(value).__name__} object>"
+
+
+def echo(value: object) -> str:
+    """A value as AWS echoes it inside an error text: a str as it is, else bounded."""
+    return value if isinstance(value, str) else bounded_repr(value)
 
 
 class EventBusError(Exception):

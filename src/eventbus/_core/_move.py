@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from ._errors import InvalidParameterValue, ResourceNotFoundException
+from ._errors import InvalidParameterValue, ResourceNotFoundException, echo
 
 MAX_RATE: Final = 500
 """The most messages per second a task may be limited to."""
@@ -75,7 +75,7 @@ def parse_task_handle(handle: object) -> str:
     try:
         decoded = json.loads(base64.b64decode(handle.encode("ascii"), validate=True))
         source, task_id = decoded["sourceArn"], decoded["taskId"]
-    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error, RecursionError):
         raise invalid from None
     if not isinstance(source, str) or not isinstance(task_id, str):
         raise invalid
@@ -88,7 +88,7 @@ def check_rate(rate: object) -> int | None:
         return None
     if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= MAX_RATE:
         raise InvalidParameterValue(
-            f"Value {rate} for parameter MaxNumberOfMessagesPerSecond is invalid. "
+            f"Value {echo(rate)} for parameter MaxNumberOfMessagesPerSecond is invalid. "
             f"Reason: Must be between 1 and {MAX_RATE}."
         )
     return rate

@@ -48,6 +48,7 @@ from ._batch import (
     SendBatchEntry,
     SendBatchResultEntry,
     check_entry_ids,
+    message_too_long,
 )
 from ._changes import Changes
 from ._errors import (
@@ -57,6 +58,7 @@ from ._errors import (
     MissingParameter,
     PurgeQueueInProgress,
     ReceiptHandleIsInvalid,
+    echo,
 )
 from ._events import (
     Event,
@@ -201,7 +203,7 @@ MAX_WAIT_TIME_SECONDS = 20
 def invalid_value(parameter: str, value: object, reason: str) -> InvalidParameterValue:
     """An InvalidParameterValue worded as SQS words it."""
     return InvalidParameterValue(
-        f"Value {value} for parameter {parameter} is invalid. Reason: {reason}"
+        f"Value {echo(value)} for parameter {parameter} is invalid. Reason: {reason}"
     )
 
 
@@ -385,6 +387,8 @@ class QueueMachine:
         delay_seconds: object,
         message_group_id: object,
         message_deduplication_id: object,
+        *,
+        batch: bool = False,
     ) -> _Prepared:
         checked = body if isinstance(body, CheckedBody) else CheckedBody(body)
         body = checked.body
@@ -423,16 +427,13 @@ class QueueMachine:
             size = checked.size + attributes_size(attributes)
         else:
             size = checked.size
-        self._check_size(size)
+        self._check_size(size, batch=batch)
         return _Prepared(checked, attributes, delay, size, system, group_id, dedup_key)
 
-    def _check_size(self, size: int) -> None:
+    def _check_size(self, size: int, *, batch: bool = False) -> None:
         limit = self.settings.maximum_message_size
         if size > limit:
-            raise InvalidParameterValue(
-                "One or more parameters are invalid. Reason: Message must be shorter than "
-                f"{limit} bytes (body and attributes come to {size} bytes)."
-            )
+            raise message_too_long(limit, size, batch=batch)
 
     def _check_group_id(self, message_group_id: object) -> str | None:
         if message_group_id is None:
@@ -697,6 +698,7 @@ class QueueMachine:
                     entry.delay_seconds,
                     entry.message_group_id,
                     entry.message_deduplication_id,
+                    batch=True,
                 )
             except EventBusError as error:
                 item = error

@@ -17,7 +17,7 @@ from ._attributes import (
 )
 from ._changes import Changes
 from ._envelope import Envelope, iso_timestamp
-from ._errors import EventBusError, InvalidParameter, ParameterValueInvalid
+from ._errors import EventBusError, InvalidParameter, ParameterValueInvalid, bounded_repr, echo
 from ._filter_policy import (
     FilterPolicy,
     FilterPolicyScope,
@@ -226,7 +226,7 @@ def check_raw_message_delivery(value: object) -> bool:
     """
     if not isinstance(value, bool):
         raise InvalidParameter(
-            f"Invalid parameter: RawMessageDelivery: Invalid value [{value}]. "
+            f"Invalid parameter: RawMessageDelivery: Invalid value [{echo(value)}]. "
             "Must be true or false."
         )
     return value
@@ -253,7 +253,10 @@ def compile_policy(
     Raises:
         InvalidParameter: the scope is unknown or the policy is invalid.
     """
-    compiled = compile_filter_policy({} if policy is None else policy, scope=str(scope))
+    # A scope that is not a str is refused by its (bounded) repr: str() of a deeply
+    # nested value would raise RecursionError.
+    text = scope if isinstance(scope, str) else bounded_repr(scope)
+    compiled = compile_filter_policy({} if policy is None else policy, scope=text)
     return compiled, cast(FilterPolicyScope, scope)
 
 

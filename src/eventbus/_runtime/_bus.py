@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from .._core._errors import EventBusError, InvalidParameterValue
+from .._core._errors import EventBusError, InvalidParameterValue, bounded_repr
 from .._core._ids import IdSource
 from .._core._message import QueueStatistics
 from .._core._paging import Page
@@ -114,7 +114,8 @@ class Bus:
                 )
             if region is not None and region != backend.region:
                 raise InvalidParameterValue(
-                    f"region {region!r} differs from the backend's region {backend.region!r}; "
+                    f"region {bounded_repr(region)} differs from the backend's region "
+                    f"{backend.region!r}; "
                     "give the region to the backend only."
                 )
             backend.bind(self.clock)

@@ -40,6 +40,7 @@ from .._core._errors import (
     EventBusError,
     InvalidParameterValueException,
     QueueDoesNotExist,
+    bounded_repr,
 )
 from .._core._message import ReceivedMessage
 from ._clock import Signal, SystemClock
@@ -94,7 +95,7 @@ class ConsumerStatistics:
 def _check_int(name: str, value: object, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise InvalidParameterValueException(
-            f"{name} must be an integer from {low} to {high}, not {value!r}."
+            f"{name} must be an integer from {low} to {high}, not {bounded_repr(value)}."
         )
     return value
 
@@ -151,7 +152,7 @@ class Consumer:
         ):
             raise InvalidParameterValueException(
                 "MaximumBatchingWindowInSeconds must be from 0 to 300, not "
-                f"{maximum_batching_window!r}."
+                f"{bounded_repr(maximum_batching_window)}."
             )
         if batch_size > 10 and maximum_batching_window <= 0:
             raise InvalidParameterValueException(
@@ -166,7 +167,8 @@ class Consumer:
             or not 1 <= function_timeout <= 900
         ):
             raise InvalidParameterValueException(
-                f"Function timeout must be from 1 to 900 seconds, not {function_timeout!r}."
+                "Function timeout must be from 1 to 900 seconds, not "
+                f"{bounded_repr(function_timeout)}."
             )
         if queue.fifo and batch_size > 10:
             raise InvalidParameterValueException(
@@ -184,7 +186,9 @@ class Consumer:
             )
         _check_int("MemorySize", memory_limit_in_mb, 128, 10_240)
         if not callable(handler):
-            raise InvalidParameterValueException(f"handler must be callable, not {handler!r}.")
+            raise InvalidParameterValueException(
+                f"handler must be callable, not {bounded_repr(handler)}."
+            )
         self.bus = bus
         self.queue = queue
         self.handler = handler

@@ -19,6 +19,7 @@ from .._core._errors import (
     InvalidParameterValue,
     NotFound,
     QueueDoesNotExist,
+    bounded_repr,
 )
 from .._core._events import MessageDeadLettered
 from .._core._ids import IdSource
@@ -245,7 +246,8 @@ class LocalBackend(Backend):
                     target = self._broker.queue(policy.dead_letter_queue)
                 except QueueDoesNotExist:
                     raise InvalidParameterValue(
-                        f"Value {policy.dead_letter_queue!r} for parameter RedrivePolicy is "
+                        f"Value {bounded_repr(policy.dead_letter_queue)} for parameter "
+                        "RedrivePolicy is "
                         "invalid. Reason: Dead letter target does not exist."
                     ) from None
                 redrive = RedriveRule(target.arn, policy.max_receive_count)

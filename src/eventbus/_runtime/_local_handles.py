@@ -25,6 +25,7 @@ from .._core._errors import (
     NotFound,
     QueueDoesNotExist,
     ResourceNotFound,
+    bounded_repr,
 )
 from .._core._message import PeekedMessage, QueueStatistics, ReceivedMessage, SendResult
 from .._core._names import queue_url
@@ -463,7 +464,8 @@ class LocalTopic(Topic):
             machine = broker.queue(queue)
         else:
             raise InvalidParameter(
-                f"Invalid parameter: SQS endpoint ARN (got {queue!r}; pass a Queue or its ARN)"
+                f"Invalid parameter: SQS endpoint ARN (got {bounded_repr(queue)}; pass a Queue "
+                "or its ARN)"
             )
         record = broker.subscribe(
             self._live(),
@@ -572,5 +574,7 @@ def _queue_machine(local: LocalBackend, queue: Queue | str) -> QueueMachine:
     if isinstance(queue, LocalQueue):
         return queue._live()
     if isinstance(queue, Queue):
-        raise InvalidParameter(f"{queue!r} belongs to another backend than this topic's.")
+        raise InvalidParameter(
+            f"{bounded_repr(queue)} belongs to another backend than this topic's."
+        )
     return local._broker.queue(queue)

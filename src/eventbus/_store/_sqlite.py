@@ -32,7 +32,7 @@ from typing import Any, Final, Literal
 from .._core._attributes import MessageAttributeValue
 from .._core._broker import Broker
 from .._core._changes import Changes
-from .._core._errors import EventBusError
+from .._core._errors import EventBusError, bounded_repr
 from .._core._message import MessageState, StoredMessage
 from .._core._move import MoveTaskRecord
 from .._core._queue import QueueMachine
@@ -99,7 +99,9 @@ class SqliteStore:
 
     def __init__(self, path: str | os.PathLike[str], *, durability: Durability = "process") -> None:
         if durability not in ("process", "power"):
-            raise ValueError(f"durability must be 'process' or 'power', not {durability!r}")
+            raise ValueError(
+                f"durability must be 'process' or 'power', not {bounded_repr(durability)}"
+            )
         self.path = Path(path)
         self.durability = durability
         self.group_commit = durability == "power"

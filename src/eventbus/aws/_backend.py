@@ -15,6 +15,7 @@ from .._core._errors import (
     InvalidParameterValue,
     NotFound,
     QueueDoesNotExist,
+    bounded_repr,
 )
 from .._core._names import check_queue_name, check_topic_name, queue_name_from
 from .._core._paging import Page, check_max_results
@@ -103,11 +104,13 @@ class AwsBackend(Backend):
         self.endpoint_url = endpoint_url
         self._config = config
         if not poll_interval > 0:
-            raise InvalidParameterValue(f"poll_interval must be > 0, not {poll_interval!r}.")
+            raise InvalidParameterValue(
+                f"poll_interval must be > 0, not {bounded_repr(poll_interval)}."
+            )
         self.poll_interval = float(poll_interval)
         if not idle_quiet_period >= 0:
             raise InvalidParameterValue(
-                f"idle_quiet_period must be >= 0, not {idle_quiet_period!r}."
+                f"idle_quiet_period must be >= 0, not {bounded_repr(idle_quiet_period)}."
             )
         self.idle_quiet_period = float(idle_quiet_period)
         if (
@@ -116,7 +119,8 @@ class AwsBackend(Backend):
             or not 1 <= long_poll_seconds <= 20
         ):
             raise InvalidParameterValue(
-                f"long_poll_seconds must be an integer from 1 to 20, not {long_poll_seconds!r}."
+                "long_poll_seconds must be an integer from 1 to 20, not "
+                f"{bounded_repr(long_poll_seconds)}."
             )
         self.long_poll_seconds = long_poll_seconds
         self._clock: Clock = SystemClock()
@@ -325,7 +329,7 @@ class AwsBackend(Backend):
             arn = await self._queue_arn(policy.dead_letter_queue)
         except QueueDoesNotExist:
             raise InvalidParameterValue(
-                f"Value {policy.dead_letter_queue!r} for parameter RedrivePolicy is "
+                f"Value {bounded_repr(policy.dead_letter_queue)} for parameter RedrivePolicy is "
                 "invalid. Reason: Dead letter target does not exist."
             ) from None
         return RedriveRule(arn, policy.max_receive_count).to_json()
@@ -439,7 +443,7 @@ class AwsBackend(Backend):
         for topic in await self.list_topics():
             if topic.name == name:
                 return topic.arn
-        raise NotFound(f"Topic does not exist: {name!r}.")
+        raise NotFound(f"Topic does not exist: {bounded_repr(name)}.")
 
     async def _queue_of(self, queue: Queue | str) -> AwsQueue:
         """The AWS queue a handle, name, URL or ARN stands for.
@@ -451,7 +455,9 @@ class AwsBackend(Backend):
         if isinstance(queue, AwsQueue):
             return queue
         if isinstance(queue, Queue):
-            raise InvalidParameter(f"{queue!r} belongs to another backend than this topic's.")
+            raise InvalidParameter(
+                f"{bounded_repr(queue)} belongs to another backend than this topic's."
+            )
         return await self.get_queue(queue)
 
 

@@ -30,7 +30,13 @@ from .._core._batch import (
     check_entry_ids,
     check_publish_batch_ids,
 )
-from .._core._errors import BatchRequestTooLong, InvalidParameter, NotFound, ParameterValueInvalid
+from .._core._errors import (
+    BatchRequestTooLong,
+    InvalidParameter,
+    NotFound,
+    ParameterValueInvalid,
+    bounded_repr,
+)
 from .._core._message import QueueStatistics, ReceivedMessage, SendResult
 from .._core._names import queue_name_from
 from .._core._paging import Page, check_max_results
@@ -578,7 +584,8 @@ class AwsTopic(Topic):
             target = await aws.get_queue(queue)
         else:
             raise InvalidParameter(
-                f"Invalid parameter: SQS endpoint ARN (got {queue!r}; pass a Queue of this "
+                f"Invalid parameter: SQS endpoint ARN (got {bounded_repr(queue)}; pass a Queue "
+                "of this "
                 "backend or its ARN)"
             )
         dlq = None if dead_letter_queue is None else await aws._queue_of(dead_letter_queue)
