@@ -450,3 +450,45 @@ def test_text_and_mapping_policies_behave_alike(
     assert from_text.source == policy
     body = body_for(data, policy)
     assert from_text.matches({}, body) is from_mapping.matches({}, body)
+
+
+long_array_items = st.one_of(
+    scalars,
+    st.sampled_from(["10.0.0.7", "10.0.1.1", "2001:db8::7", "fe80::1%eth0", "xy1", "Xy", "y"]),
+    st.sampled_from(["s", "sx", "xs", "010.0.0.1", "::ffff:10.0.0.1", "1e1", "-0.5"]),
+)
+
+
+@SETTINGS
+@given(policy=policy_objects(ATTRS, 1), items=st.lists(long_array_items, max_size=40))
+def test_long_arrays_agree_with_reference(policy: dict[str, Any], items: list[Any]) -> None:
+    """Arrays of many values (read through the matcher's indexes) agree with the reference."""
+    matcher = compiled(policy, ATTRS)
+    array = MessageAttributeValue("String.Array", json.dumps(items))
+    attributes = dict.fromkeys(KEYS, array)
+    assert matcher.matches(attributes, "") is reference_matches(policy, ATTRS, attributes, "")
+
+
+ip_like = st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=6).map(lambda address: f"{address}%eth0"),
+    st.ip_addresses(v=6).map(lambda address: address.exploded),
+    st.ip_addresses(v=4).map(lambda address: "0" + str(address)),
+    st.text(alphabet="0123456789abcdefABCDEF:.%x ", max_size=45),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=ip_like)
+def test_address_reading_agrees_with_ipaddress(text: str) -> None:
+    """The fast address reader accepts what ipaddress.ip_address does, with its value."""
+    from eventbus._core._filter_policy import _read_addresses
+
+    found = _read_addresses(frozenset([text]))
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        assert found == {4: [], 6: []}
+    else:
+        assert found[address.version] == [int(address)]
+        assert found[10 - address.version] == []

@@ -2,9 +2,26 @@
 
 A filter policy is compiled once, when a subscription gets it, into a tree of small
 closures: an AND node per JSON object, an OR node per ``$or``, and one leaf per policy
-key holding pre-built sets of literals and pre-built predicates. ``matches`` then only
+key holding pre-built sets of literals and one test per operator. ``matches`` then only
 walks that tree; it never looks at the policy's JSON again. Compiling also validates
 the policy the way AWS does and raises :class:`InvalidParameter` with AWS's error text.
+
+What matching one message costs
+===============================
+A published message may hold some 30,000 values under one key (a 256 KiB
+``String.Array`` or body array) and a topic may have hundreds of filtered
+subscriptions, so testing every value against every condition of every policy can
+take seconds. Instead, each key's values are read a bounded number of times per
+publish, whatever the number of policies: once to sort them by type, and once for
+each index a policy needs, built on first use and shared by all the policies of the
+publish (:class:`PublishedMessage`, :class:`_KeyValues`): sets of the strings, the
+numbers and the lower-cased strings, the strings sorted and reversed and sorted
+(``prefix``, ``suffix``), the numbers sorted (``numeric``), the IP addresses sorted
+(``cidr``). Each condition is then one set lookup or one binary search, and SNS bounds
+the conditions of a policy (5 keys, 150 combinations). The work per publish is so
+O(n log n) in the message's values plus O(log n) per condition. SNS also limits a
+topic to 200 filter policies by default (a quota that can be raised); this module
+does not count them.
 
 How a message is seen by the matcher
 ====================================
@@ -76,11 +93,13 @@ exception is the nesting error, which AWS words without the ``FilterPolicy:`` pa
 bad scope gives AWS's ``FilterPolicyScope: Invalid value [...]`` text. Texts recorded
 from AWS (2024-05): key count, complexity, non-list value, empty array, nested list,
 unknown operator, two operators, prefix/suffix type, exists type, every numeric
-syntax error, ``Unsupported anything-but pattern``, the nesting and scope errors.
+syntax error, ``Unsupported anything-but pattern``, the nesting and scope errors, and
+``failed to parse JSON.`` for text that is not JSON (followed by Python's reason, not
+the Jackson parser's).
 UNCONFIRMED texts, taken from AWS's Event Ruler as LocalStack reproduces it: the
 anything-but type errors and the CIDR errors (LocalStack reports AWS answering a
 non-string ``cidr`` with the *prefix* text; this module says ``cidr match pattern must
-be a string``). This module's own texts: policy size, JSON syntax, non-object policy,
+be a string``). This module's own texts: policy size, non-object policy,
 empty objects, numeric operand range, nesting depth, mask bits out of range.
 
 * Policy text over 256 KB (UTF-8 bytes; for a Mapping, its compact JSON) is refused.
@@ -108,17 +127,20 @@ empty objects, numeric operand range, nesting depth, mask bits out of range.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import copy
 import ipaddress
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+import socket
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal, TypeAlias, final
 
 from ._attributes import MessageAttributeValue
-from ._errors import InvalidParameter
+from ._errors import InvalidParameter, bounded_repr, echo
 
 __all__ = [
     "MAX_COMBINATIONS",
@@ -153,9 +175,9 @@ _COUNT_CAP: Final = 1_000_000_000
 
 _Value: TypeAlias = str | Decimal | bool | None
 _Values: TypeAlias = tuple[_Value, ...]
-_Lookup: TypeAlias = Callable[[str], _Values]
+_Lookup: TypeAlias = Callable[[str], "_KeyValues"]
 _Node: TypeAlias = Callable[[_Lookup], bool]
-_Predicate: TypeAlias = Callable[[_Value], bool]
+_KeyTest: TypeAlias = Callable[["_KeyValues"], bool]
 
 
 @final
@@ -203,10 +225,9 @@ class FilterPolicy:
         policy it is matched against (the body is parsed once per publish, not once
         per subscription)."""
         if self._scope == "MessageBody":
-            flat = message.flat_body()
-            if flat is None:
+            if message.flat_body() is None:
                 return False
-            return self._root(lambda key: flat.get(key, ()))
+            return self._root(message.body_values)
         return self._root(message.attribute_values)
 
     def __eq__(self, other: object) -> bool:
@@ -222,16 +243,22 @@ class FilterPolicy:
 
 
 class PublishedMessage:
-    """A published message as filter policies see it, derived lazily and once."""
+    """A published message as filter policies see it, derived lazily and once.
 
-    __slots__ = ("_attributes", "_body", "_flat", "_parsed", "_values")
+    Every policy a publish is matched against shares one of these, so each key's
+    values, and each index built over them (see :class:`_KeyValues`), are computed at
+    most once per publish, however many subscriptions look at them.
+    """
+
+    __slots__ = ("_attributes", "_body", "_body_values", "_flat", "_parsed", "_values")
 
     def __init__(self, attributes: Mapping[str, MessageAttributeValue], body: str) -> None:
         self._attributes = attributes
         self._body = body
         self._flat: dict[str, _Values] | None = None
         self._parsed = False
-        self._values: dict[str, _Values] = {}
+        self._values: dict[str, _KeyValues] = {}
+        self._body_values: dict[str, _KeyValues] = {}
 
     def flat_body(self) -> dict[str, _Values] | None:
         """Every dotted path of the JSON body with its scalars; None if not an object."""
@@ -240,12 +267,31 @@ class PublishedMessage:
             self._parsed = True
         return self._flat
 
-    def attribute_values(self, key: str) -> _Values:
+    def attribute_values(self, key: str) -> _KeyValues:
         """The values of one message attribute (an array gives each element)."""
         values = self._values.get(key)
         if values is None:
-            values = self._values[key] = _attribute_values(self._attributes.get(key))
+            values = self._values[key] = _KeyValues(_attribute_values(self._attributes.get(key)))
         return values
+
+    def body_values(self, path: str) -> _KeyValues:
+        """The scalars found at one dotted path of the JSON body."""
+        values = self._body_values.get(path)
+        if values is None:
+            flat = self.flat_body() or {}
+            values = self._body_values[path] = _KeyValues(flat.get(path, ()))
+        return values
+
+    @property
+    def element_visits(self) -> int:
+        """How many values the matchers have read one by one for this message so far.
+
+        Each key's values are read once to sort them by type, and once more for each
+        index a policy needed (see :class:`_KeyValues`): a bounded number of passes,
+        whatever the number of policies. Tests use it to show that bound.
+        """
+        caches = (self._values, self._body_values)
+        return sum(values.visits for cache in caches for values in cache.values())
 
 
 def compile_filter_policy(
@@ -313,7 +359,7 @@ def _check_scope(scope: object) -> FilterPolicyScope:
     if scope == "MessageBody":
         return "MessageBody"
     raise InvalidParameter(
-        f"FilterPolicyScope: Invalid value [{scope}]. Please use either MessageBody or "
+        f"FilterPolicyScope: Invalid value [{echo(scope)}]. Please use either MessageBody or "
         "MessageAttributes"
     )
 
@@ -337,7 +383,12 @@ def _parse_policy_text(text: str) -> dict[str, Any]:
     try:
         parsed = json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
-        raise InvalidParameter(f"FilterPolicy: the policy is not valid JSON: {exc}") from None
+        raise InvalidParameter(f"FilterPolicy: failed to parse JSON. {exc}") from None
+    except RecursionError:
+        raise InvalidParameter(
+            "FilterPolicy: failed to parse JSON. The policy is nested too deeply to read "
+            f"(at most {MAX_DEPTH} levels are allowed)."
+        ) from None
     if not isinstance(parsed, dict):
         raise InvalidParameter(
             f"FilterPolicy: the policy must be a JSON object, not {_json_kind(parsed)}"
@@ -367,7 +418,8 @@ def _normalise_object(value: Mapping[Any, Any], where: str, depth: int = 0) -> d
     for key, item in value.items():
         if not isinstance(key, str):
             raise InvalidParameter(
-                f"FilterPolicy: keys must be strings, not {type(key).__name__} {key!r}" + _at(where)
+                f"FilterPolicy: keys must be strings, not {type(key).__name__} {bounded_repr(key)}"
+                + _at(where)
             )
         result[key] = _normalise(item, _join(where, key), depth + 1)
     return result
@@ -495,7 +547,12 @@ def _any_node(nodes: list[_Node]) -> _Node:
 
 
 def _compile_key(path: str, key: str, conditions: list[Any], where: str) -> _Node:
-    """Compile the value list of one key: an OR of its conditions over its values."""
+    """Compile the value list of one key: an OR of its conditions over its values.
+
+    Each condition becomes one test of the key's values as a whole (a set lookup or a
+    binary search in an index of them), never a loop over the values, so a message
+    with a long array costs each policy no more than a short one.
+    """
     if not conditions:
         raise InvalidParameter("FilterPolicy: Empty arrays are not allowed" + _at(where))
     strings: set[str] = set()
@@ -503,7 +560,7 @@ def _compile_key(path: str, key: str, conditions: list[Any], where: str) -> _Nod
     booleans: set[bool] = set()
     match_null = False
     exists_true = exists_false = False
-    predicates: list[_Predicate] = []
+    tests: list[_KeyTest] = []
     hint = '; an "$or" needs an array of at least two objects' if key == "$or" else ""
     for condition in conditions:
         if condition is None:
@@ -534,7 +591,7 @@ def _compile_key(path: str, key: str, conditions: list[Any], where: str) -> _Nod
                 else:
                     exists_false = True
             elif operator in _OPERATORS:
-                predicates.append(_compile_operator(operator, operand, where))
+                tests.append(_compile_operator(operator, operand, where))
             else:
                 raise InvalidParameter(
                     f"FilterPolicy: Unrecognized match type {operator} "
@@ -545,9 +602,6 @@ def _compile_key(path: str, key: str, conditions: list[Any], where: str) -> _Nod
                 "FilterPolicy: Match value must be String, number, true, false, or null"
                 + _at(where)
             )
-    value_matches = _value_matcher(
-        frozenset(strings), frozenset(numbers), frozenset(booleans), match_null, predicates
-    )
 
     if exists_true:
         # Presence alone satisfies the key; other conditions cannot add anything.
@@ -556,50 +610,47 @@ def _compile_key(path: str, key: str, conditions: list[Any], where: str) -> _Nod
 
         return present
 
+    tests[:0] = _literal_tests(frozenset(strings), frozenset(numbers), frozenset(booleans))
+    if match_null:
+        tests.insert(0, _has_null)
+    checks = tuple(tests)
+
     def key_matches(lookup: _Lookup) -> bool:
         values = lookup(path)
         if not values:
             return exists_false
-        return any(value_matches(value) for value in values)
+        return any(check(values) for check in checks)
 
     return key_matches
 
 
-def _value_matcher(
-    strings: frozenset[str],
-    numbers: frozenset[Decimal],
-    booleans: frozenset[bool],
-    match_null: bool,
-    predicates: list[_Predicate],
-) -> _Predicate:
-    checks = tuple(predicates)
-
-    def value_matches(value: _Value) -> bool:
-        if value is None:
-            if match_null:
-                return True
-        elif value is True or value is False:
-            if value in booleans:
-                return True
-        elif isinstance(value, str):
-            if value in strings:
-                return True
-        elif value in numbers:
-            return True
-        return any(check(value) for check in checks)
-
-    return value_matches
+def _literal_tests(
+    strings: frozenset[str], numbers: frozenset[Decimal], booleans: frozenset[bool]
+) -> list[_KeyTest]:
+    """Tests for a key's literal values: one set intersection per kind."""
+    tests: list[_KeyTest] = []
+    if strings:
+        tests.append(lambda values: not strings.isdisjoint(values.strings))
+    if numbers:
+        tests.append(lambda values: not numbers.isdisjoint(values.numbers))
+    if booleans:
+        tests.append(lambda values: not booleans.isdisjoint(values.booleans))
+    return tests
 
 
-def _compile_operator(operator: str, operand: Any, where: str) -> _Predicate:
+def _has_null(values: _KeyValues) -> bool:
+    return values.has_null
+
+
+def _compile_operator(operator: str, operand: Any, where: str) -> _KeyTest:
     if operator in ("prefix", "suffix", "equals-ignore-case"):
         text = _string_operand(operator, operand, where)
         if operator == "prefix":
-            return lambda value: isinstance(value, str) and value.startswith(text)
+            return lambda values: values.has_prefix(text)
         if operator == "suffix":
-            return lambda value: isinstance(value, str) and value.endswith(text)
+            return lambda values: values.has_suffix(text)
         lowered = text.lower()
-        return lambda value: isinstance(value, str) and value.lower() == lowered
+        return lambda values: lowered in values.lowered
     if operator == "anything-but":
         return _compile_anything_but(operand, where)
     if operator == "numeric":
@@ -615,7 +666,7 @@ def _string_operand(operator: str, operand: Any, where: str) -> str:
     return operand
 
 
-def _compile_anything_but(operand: Any, where: str) -> _Predicate:
+def _compile_anything_but(operand: Any, where: str) -> _KeyTest:
     if isinstance(operand, dict):
         if len(operand) != 1:
             text = (
@@ -630,7 +681,7 @@ def _compile_anything_but(operand: Any, where: str) -> _Predicate:
                 f"FilterPolicy: Unsupported anything-but pattern: {inner}" + _at(where)
             )
         prefix = _string_operand("prefix", inner_operand, where)
-        return lambda value: not (isinstance(value, str) and value.startswith(prefix))
+        return lambda values: values.has_other_than_prefix(prefix)
     if isinstance(operand, list):
         if not operand:
             raise InvalidParameter("FilterPolicy: Empty arrays are not allowed" + _at(where))
@@ -657,12 +708,16 @@ def _compile_anything_but(operand: Any, where: str) -> _Predicate:
     frozen_strings = frozenset(strings)
     frozen_numbers = frozenset(numbers)
 
-    def anything_but(value: _Value) -> bool:
-        if isinstance(value, str):
-            return value not in frozen_strings
-        if isinstance(value, Decimal):
-            return value not in frozen_numbers
-        return True
+    def anything_but(values: _KeyValues) -> bool:
+        # One value that is not excluded is enough; null and booleans never are.
+        # (A set is a subset of a smaller one only when the sizes say it may be, so
+        # each comparison costs at most the size of the policy's list.)
+        return (
+            values.has_null
+            or bool(values.booleans)
+            or not values.strings <= frozen_strings
+            or not values.numbers <= frozen_numbers
+        )
 
     return anything_but
 
@@ -681,7 +736,7 @@ def _numeric_operand(operator: str, terms: list[Any], index: int, where: str) ->
     return number
 
 
-def _compile_numeric(terms: Any, where: str) -> _Predicate:
+def _compile_numeric(terms: Any, where: str) -> _KeyTest:
     if not isinstance(terms, list):
         raise InvalidParameter("FilterPolicy: Value of numeric must be an array." + _at(where))
     if not terms:
@@ -727,23 +782,10 @@ def _compile_numeric(terms: Any, where: str) -> _Predicate:
             raise InvalidParameter(
                 "FilterPolicy: Too many terms in numeric range expression" + _at(where)
             )
-    return _numeric_predicate(lower, lower_inclusive, upper, upper_inclusive)
+    return lambda values: values.has_number_in(lower, lower_inclusive, upper, upper_inclusive)
 
 
-def _numeric_predicate(
-    lower: Decimal | None, lower_inclusive: bool, upper: Decimal | None, upper_inclusive: bool
-) -> _Predicate:
-    def in_range(value: _Value) -> bool:
-        if not isinstance(value, Decimal):
-            return False
-        if lower is not None and (value < lower or (value == lower and not lower_inclusive)):
-            return False
-        return upper is None or value < upper or (value == upper and upper_inclusive)
-
-    return in_range
-
-
-def _compile_cidr(operand: Any, where: str) -> _Predicate:
+def _compile_cidr(operand: Any, where: str) -> _KeyTest:
     if not isinstance(operand, str):
         raise InvalidParameter("FilterPolicy: cidr match pattern must be a string" + _at(where))
     parts = operand.split("/")
@@ -768,31 +810,179 @@ def _compile_cidr(operand: Any, where: str) -> _Predicate:
             f"{operand}" + _at(where)
         )
     network = ipaddress.ip_network(f"{ip}/{int(bits)}", strict=False)
-
-    def in_network(value: _Value) -> bool:
-        if not isinstance(value, str):
-            return False
-        try:
-            candidate = ipaddress.ip_address(value)
-        except ValueError:
-            return False
-        return candidate in network
-
-    return in_network
+    version = network.version
+    first = int(network.network_address)
+    last = int(network.broadcast_address)
+    return lambda values: values.has_address_in(version, first, last)
 
 
 # --- reading the message ----------------------------------------------------------------
 
 
-def _scalar(value: object) -> bool:
-    return value is None or isinstance(value, str | bool | Decimal)
+class _KeyValues:
+    """The values a message offers one policy key, and indexes over them.
+
+    A policy's conditions test a key's values as a whole, through these indexes, so
+    that the cost of matching does not grow with the product of the message's values
+    and the policies' conditions (a 256 KiB message holds up to some 30,000 array
+    elements, and a topic may have hundreds of filtered subscriptions). The values are
+    sorted by type once; each index is built on first use, once per message, shared
+    by every policy: ``strings`` and ``numbers`` (sets, for literals and
+    ``anything-but``), ``lowered`` (``equals-ignore-case``), sorted strings and sorted
+    reversed strings (``prefix`` and ``suffix`` by binary search), sorted numbers
+    (``numeric`` ranges) and sorted addresses per IP version (``cidr``). ``visits``
+    counts the values read one by one while building them.
+    """
+
+    __slots__ = (
+        "_addresses",
+        "_lowered",
+        "_number_list",
+        "_reversed",
+        "_sorted",
+        "booleans",
+        "has_null",
+        "numbers",
+        "present",
+        "strings",
+        "visits",
+    )
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        # One pass per type, each a comprehension (far cheaper than one Python loop
+        # with a branch per value); arrays and objects inside an array are no values.
+        strings: list[str] = [value for value in values if value.__class__ is str]
+        self.visits = len(values)
+        self.strings = frozenset(strings)
+        if len(strings) == len(values):
+            self.numbers: frozenset[Decimal] = frozenset()
+            self.booleans: frozenset[bool] = frozenset()
+            self.has_null = False
+            self.present = bool(strings)
+        else:
+            self.numbers = frozenset([value for value in values if value.__class__ is Decimal])
+            self.booleans = frozenset([value for value in values if value.__class__ is bool])
+            self.has_null = any(value is None for value in values)
+            self.present = bool(strings or self.numbers or self.booleans or self.has_null)
+            self.visits += 3 * len(values)
+        self._sorted: list[str] | None = None
+        self._reversed: list[str] | None = None
+        self._lowered: frozenset[str] | None = None
+        self._number_list: list[Decimal] | None = None
+        self._addresses: dict[int, list[int]] | None = None
+
+    def __bool__(self) -> bool:
+        return self.present
+
+    def _sorted_strings(self) -> list[str]:
+        if self._sorted is None:
+            self._sorted = sorted(self.strings)
+            self.visits += len(self._sorted)
+        return self._sorted
+
+    @property
+    def lowered(self) -> frozenset[str]:
+        """Every string value, lower-cased."""
+        if self._lowered is None:
+            self._lowered = frozenset(map(str.lower, self.strings))
+            self.visits += len(self.strings)
+        return self._lowered
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether a string value starts with ``prefix``."""
+        return _sorted_has_prefix(self._sorted_strings(), prefix)
+
+    def has_suffix(self, suffix: str) -> bool:
+        """Whether a string value ends with ``suffix``."""
+        if self._reversed is None:
+            self._reversed = sorted([text[::-1] for text in self.strings])
+            self.visits += len(self._reversed)
+        return _sorted_has_prefix(self._reversed, suffix[::-1])
+
+    def has_other_than_prefix(self, prefix: str) -> bool:
+        """Whether a value is not a string starting with ``prefix``."""
+        if self.has_null or self.booleans or self.numbers:
+            return True
+        texts = self._sorted_strings()
+        # The strings starting with ``prefix`` sit together in sorted order, so one
+        # that does not is at one end or the other.
+        return not (texts[0].startswith(prefix) and texts[-1].startswith(prefix))
+
+    def has_number_in(
+        self,
+        lower: Decimal | None,
+        lower_inclusive: bool,
+        upper: Decimal | None,
+        upper_inclusive: bool,
+    ) -> bool:
+        """Whether a number value lies in the range (None: unbounded on that side)."""
+        if self._number_list is None:
+            self._number_list = sorted(self.numbers)
+            self.visits += len(self._number_list)
+        numbers = self._number_list
+        if lower is None:
+            index = 0
+        elif lower_inclusive:
+            index = bisect.bisect_left(numbers, lower)
+        else:
+            index = bisect.bisect_right(numbers, lower)
+        if index == len(numbers):
+            return False
+        smallest = numbers[index]
+        return upper is None or smallest < upper or (upper_inclusive and smallest == upper)
+
+    def has_address_in(self, version: int, first: int, last: int) -> bool:
+        """Whether a string value is an IP address of ``version`` in ``first..last``."""
+        if self._addresses is None:
+            self._addresses = _read_addresses(self.strings)
+            self.visits += len(self.strings)
+        addresses = self._addresses[version]
+        index = bisect.bisect_left(addresses, first)
+        return index < len(addresses) and addresses[index] <= last
+
+
+def _sorted_has_prefix(texts: list[str], prefix: str) -> bool:
+    # Strings starting with ``prefix`` are the smallest ones not smaller than it.
+    index = bisect.bisect_left(texts, prefix)
+    return index < len(texts) and texts[index].startswith(prefix)
+
+
+def _read_addresses(texts: frozenset[str]) -> dict[int, list[int]]:
+    """The IP addresses among ``texts``, as :mod:`ipaddress` reads them, sorted by
+    version (4 and 6), each as an integer.
+
+    The common forms go through :func:`socket.inet_pton` (a pure conversion, no I/O),
+    some 10 times faster than :func:`ipaddress.ip_address`: both accept exactly a
+    dotted quad of decimal numbers without leading zeros for IPv4, and the RFC 4291
+    text forms for IPv6 (a property test checks that they agree). An IPv6 address
+    with a zone (``fe80::1%eth0``), which only :mod:`ipaddress` reads, goes there.
+    """
+    found: dict[int, list[int]] = {4: [], 6: []}
+    pton = socket.inet_pton
+    from_bytes = int.from_bytes
+    for text in texts:
+        if ":" in text:
+            version, family = 6, socket.AF_INET6
+        elif "." in text:
+            version, family = 4, socket.AF_INET
+        else:
+            continue
+        try:
+            found[version].append(from_bytes(pton(family, text)))
+        except (OSError, ValueError):
+            if version == 6 and "%" in text:
+                with contextlib.suppress(ValueError):
+                    found[6].append(int(ipaddress.IPv6Address(text)))
+    for addresses in found.values():
+        addresses.sort()
+    return found
 
 
 def _parse_json_numbers_exact(text: str) -> Any:
     return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
 
 
-def _attribute_values(attribute: MessageAttributeValue | None) -> _Values:
+def _attribute_values(attribute: MessageAttributeValue | None) -> Sequence[object]:
     if attribute is None or attribute.string_value is None:
         return ()
     text = attribute.string_value
@@ -801,9 +991,7 @@ def _attribute_values(attribute: MessageAttributeValue | None) -> _Values:
             elements = _parse_json_numbers_exact(text)
         except (ValueError, RecursionError):
             return ()
-        if not isinstance(elements, list):
-            return ()
-        return tuple(element for element in elements if _scalar(element))
+        return elements if isinstance(elements, list) else ()
     base = attribute.base_type
     if base == "String":
         return (text,)
