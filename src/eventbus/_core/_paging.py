@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from ._errors import EventBusError, InvalidParameter, InvalidParameterValue
+from ._errors import EventBusError, InvalidParameter, InvalidParameterValue, bounded_repr
 
 SQS_MAX_RESULTS = 1_000
 SNS_PAGE_SIZE = 100
@@ -84,7 +84,9 @@ def sqs_page(
     start = 0
     if next_token is not None:
         after = _decode(
-            kind, next_token, InvalidParameterValue(f"Invalid NextToken value {next_token!r}.")
+            kind,
+            next_token,
+            InvalidParameterValue(f"Invalid NextToken value {bounded_repr(next_token)}."),
         )
         start = bisect_right(keys, after)
     chosen = list(keys[start : start + size])

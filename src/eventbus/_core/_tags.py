@@ -21,7 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ._errors import EventBusError, InvalidParameter, InvalidParameterValue, TagLimitExceeded
+from ._errors import (
+    EventBusError,
+    InvalidParameter,
+    InvalidParameterValue,
+    TagLimitExceeded,
+    bounded_repr,
+)
 
 MAX_TAGS = 50
 MAX_KEY_LENGTH = 128
@@ -39,19 +45,26 @@ def _bad_character(text: str) -> str | None:
 
 def _check_tag(key: object, value: object, error: type[EventBusError]) -> None:
     if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH:
-        raise error(f"Tag key {key!r} is invalid: a key is 1-{MAX_KEY_LENGTH} characters (a str).")
+        raise error(
+            f"Tag key {bounded_repr(key)} is invalid: a key is 1-{MAX_KEY_LENGTH} characters "
+            "(a str)."
+        )
     if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH:
         raise error(
-            f"Tag value {value!r} of key {key!r} is invalid: a value is "
+            f"Tag value {bounded_repr(value)} of key {bounded_repr(key)} is invalid: a value is "
             f"0-{MAX_VALUE_LENGTH} characters (a str)."
         )
     for kind, text in (("key", key), ("value", value)):
         if text.lower().startswith(RESERVED_PREFIX):
-            raise error(f"Tag {kind} {text!r} is invalid: the prefix 'aws:' is reserved for AWS.")
+            raise error(
+                f"Tag {kind} {bounded_repr(text)} is invalid: the prefix 'aws:' is reserved "
+                "for AWS."
+            )
         bad = _bad_character(text)
         if bad is not None:
             raise error(
-                f"Tag {kind} {text!r} is invalid: {bad!r} is not allowed (letters, digits, "
+                f"Tag {kind} {bounded_repr(text)} is invalid: {bounded_repr(bad)} is not allowed "
+                "(letters, digits, "
                 "white space and _ . : / = + - @ are)."
             )
 
@@ -104,13 +117,16 @@ def untagged(existing: Mapping[str, str], keys: Iterable[str], *, sns: bool) -> 
     """
     error: type[EventBusError] = InvalidParameter if sns else InvalidParameterValue
     if isinstance(keys, str):
-        raise error(f"Tag keys must be a collection of keys, not the str {keys!r}.")
+        raise error(f"Tag keys must be a collection of keys, not the str {bounded_repr(keys)}.")
     wanted = list(keys)
     if not wanted:
         raise error("Tag keys must be between 1 and 128 characters in length (none given).")
     for key in wanted:
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH:
-            raise error(f"Tag keys must be between 1 and 128 characters in length (got {key!r}).")
+            raise error(
+                "Tag keys must be between 1 and 128 characters in length "
+                f"(got {bounded_repr(key)})."
+            )
     gone = set(wanted)
     return {key: value for key, value in existing.items() if key not in gone}
 

@@ -153,7 +153,8 @@ def check_message_structure(message: str, message_structure: object) -> str:
         return message
     if message_structure != "json":
         raise InvalidParameter(
-            f"Invalid parameter: MessageStructure (only 'json' is valid, not {message_structure!r})"
+            "Invalid parameter: MessageStructure (only 'json' is valid, not "
+            f"{bounded_repr(message_structure)})"
         )
     return sqs_message(message)
 

@@ -85,7 +85,8 @@ class Bus:
         self.clock: Clock = clock if clock is not None else SystemClock()
         if not isinstance(enforce_queue_policies, bool):
             raise InvalidParameterValue(
-                f"enforce_queue_policies must be a bool, not {enforce_queue_policies!r}."
+                "enforce_queue_policies must be a bool, not "
+                f"{bounded_repr(enforce_queue_policies)}."
             )
         if backend is None:
             backend = LocalBackend(
