@@ -82,7 +82,6 @@ async def test_send_refuses_an_empty_string_attribute_with_the_sqs_text(harness:
         await queue.send("test", message_attributes={"ErrorDetails": ""})
     assert caught.value.code == "InvalidParameterValue"
     assert caught.value.message == (
-        "Message (user) attribute 'ErrorDetails' must contain a non-empty value of type "
-        "'String'."
+        "Message (user) attribute 'ErrorDetails' must contain a non-empty value of type 'String'."
     )
     assert await queue.receive() == []
