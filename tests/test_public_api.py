@@ -26,15 +26,36 @@ def test_contract_names_are_exported() -> None:
 
 
 def test_exports_present_as_the_package() -> None:
-    """Public classes show ``eventbus`` as their module, not a private one."""
-    private = [
-        name
+    """Public classes show ``eventbus`` as their module, not a private one; error
+    classes show ``eventbus.errors``, where every one of them can be imported from."""
+    home = {
+        name: "eventbus.errors" if name in eventbus.errors.__all__ else "eventbus"
         for name in eventbus.__all__
         if isinstance(getattr(eventbus, name), type)
-        and getattr(eventbus, name).__module__ != "eventbus"
-    ]
+    }
+    wrong = {
+        name: getattr(eventbus, name).__module__
+        for name in home
+        if getattr(eventbus, name).__module__ != home[name]
+    }
 
-    assert [] == private
+    assert {} == wrong
+
+
+def test_error_classes_print_as_eventbus_errors() -> None:
+    """Every error class names ``eventbus.errors`` as its home, so a traceback
+    shows ``eventbus.errors.QueueDoesNotExist``, and the name there is the class."""
+    import traceback
+
+    for name in eventbus.errors.__all__:
+        cls = getattr(eventbus.errors, name)
+        assert (cls.__module__, cls.__qualname__) == ("eventbus.errors", name)
+    try:
+        raise eventbus.errors.QueueDoesNotExist("gone")
+    except eventbus.EventBusError as error:
+        [shown] = traceback.format_exception_only(error)
+
+    assert shown.startswith("eventbus.errors.QueueDoesNotExist: ")
 
 
 def test_every_error_carries_an_aws_code() -> None:

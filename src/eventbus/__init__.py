@@ -28,6 +28,7 @@ from ._models import RedriveAllowPolicy as RedriveAllowPolicy
 from ._models import RedrivePolicy as RedrivePolicy
 from ._models import TopicConfig as TopicConfig
 from ._runtime._backend import Backend as Backend
+from ._runtime._backend import BusClosed as BusClosed
 from ._runtime._bus import Bus as Bus
 from ._runtime._bus import NotIdle as NotIdle
 from ._runtime._clock import Clock as Clock
@@ -89,6 +90,7 @@ __all__ = [
     "CountingIds",
     "EventBusError",
     "NotIdle",
+    "BusClosed",
     "errors",
     "__version__",
 ]

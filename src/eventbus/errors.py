@@ -3,6 +3,9 @@
 Catch ``EventBusError`` and look at ``.code``, or catch a class from here::
 
     from eventbus.errors import QueueDoesNotExist
+
+Every class here names this module as its home, so a traceback shows
+``eventbus.errors.QueueDoesNotExist``, where it can be imported from.
 """
 
 from ._core._errors import AccessDenied as AccessDenied
@@ -32,12 +35,15 @@ from ._core._errors import ServiceUnavailable as ServiceUnavailable
 from ._core._errors import TagLimitExceeded as TagLimitExceeded
 from ._core._errors import TooManyEntriesInBatchRequest as TooManyEntriesInBatchRequest
 from ._core._errors import UnsupportedOperation as UnsupportedOperation
+from ._runtime._backend import BusClosed as BusClosed
 from ._runtime._bus import NotIdle as NotIdle
+from ._store._sqlite import StoreError as StoreError
 
 __all__ = [
     "AccessDenied",
     "BatchEntryIdsNotDistinct",
     "BatchRequestTooLong",
+    "BusClosed",
     "EmptyBatchRequest",
     "EventBusError",
     "InvalidAttributeName",
@@ -60,7 +66,12 @@ __all__ = [
     "ResourceNotFound",
     "ResourceNotFoundException",
     "ServiceUnavailable",
+    "StoreError",
     "TagLimitExceeded",
     "TooManyEntriesInBatchRequest",
     "UnsupportedOperation",
 ]
+
+for _name in __all__:
+    globals()[_name].__module__ = __name__
+del _name

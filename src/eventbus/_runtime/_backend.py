@@ -12,10 +12,35 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .._core._errors import UnsupportedOperation
+from .._core._errors import EventBusError, UnsupportedOperation
 from .._core._paging import Page
 from ._clock import Clock
 from ._handles import Queue, Subscription, Topic
+
+
+class BusClosed(EventBusError):
+    """A :class:`~eventbus.Bus`, or a handle from it, used while the bus is not open.
+
+    A bus is open inside its ``async with Bus(...) as bus:`` block, and only there:
+    every call on it, or on a queue, topic, subscription or consumer it handed out,
+    before the block or after it raises this. A bus is entered once; to go on where
+    a closed bus stopped, make a new ``Bus`` (on the same SQLite file, for a durable
+    one).
+    """
+
+    code = "BusClosed"
+
+
+NOT_OPEN = (
+    "The bus is not open yet: use it inside `async with Bus(...) as bus:`, and its "
+    "queues and topics there too."
+)
+CLOSED = (
+    "The bus is closed: its `async with` block has ended, and neither it nor its "
+    "queues, topics, subscriptions and consumers can be used any more. Make a new Bus "
+    "(on the same SQLite file, to go on with a durable bus's state)."
+)
+
 
 POLL_INTERVAL = 1.0
 """How often (seconds) a backend without change notifications is looked at again."""

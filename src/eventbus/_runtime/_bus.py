@@ -11,7 +11,7 @@ from .._core._ids import IdSource
 from .._core._message import QueueStatistics
 from .._core._paging import Page
 from .._store._memory import Store
-from ._backend import Backend
+from ._backend import CLOSED, NOT_OPEN, Backend, BusClosed
 from ._clock import Clock, SystemClock, VirtualClock
 from ._handles import Queue, Subscription, Topic
 from ._local import LocalBackend
@@ -123,12 +123,30 @@ class Bus:
         self.backend = backend
         self.region = backend.region
         self._consumers: set[Consumer] = set()
+        self._unavailable: str | None = NOT_OPEN
+        """Why the bus cannot be used now (None while it is open)."""
 
     def __repr__(self) -> str:
         return f"<Bus {type(self.backend).__name__} {self.region}>"
 
+    def _check_open(self) -> None:
+        """Raise :class:`BusClosed` unless the bus is open."""
+        if self._unavailable is not None:
+            raise BusClosed(self._unavailable)
+
     async def __aenter__(self) -> Self:
+        """Open the bus (a durable store is opened and its state loaded).
+
+        Raises:
+            BusClosed: the bus was entered before; a Bus is entered once.
+        """
+        if self._unavailable is not NOT_OPEN:
+            raise BusClosed(
+                "A Bus is entered once, and this one "
+                + ("is open already." if self._unavailable is None else "was closed. " + CLOSED)
+            )
         await self.backend.open()
+        self._unavailable = None
         return self
 
     async def __aexit__(
@@ -137,7 +155,9 @@ class Bus:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Close the bus: running message move tasks are cancelled."""
+        """Close the bus: running message move tasks are cancelled, and from now on
+        every call on the bus or its handles raises :class:`BusClosed`."""
+        self._unavailable = CLOSED
         await self.backend.close()
 
     # ------------------------------------------------------------------ queues
@@ -296,6 +316,7 @@ class Bus:
         """
         from ._consumer import Consumer
 
+        self._check_open()
         return Consumer(self, queue, handler, **options)
 
     # --------------------------------------------------------------- idleness
@@ -317,7 +338,8 @@ class Bus:
         return busy
 
     async def run_until_idle(self, *, max_time: float = 3600.0) -> None:
-        """Run until no handler is running and the queues consumers read are empty.
+        """Run until no handler is running, the queues consumers read are empty, and
+        no task of yours sleeps on the bus clock.
 
         With a :class:`VirtualClock` it moves time to the next timer whenever every
         task of the bus is waiting, so retries after visibility timeouts, delays and
@@ -325,21 +347,39 @@ class Bus:
         handler runs. On AWS the queues' counts are SQS's approximate ones, looked
         at once a second.
 
+        A task of your own sleeping in ``clock.sleep()`` (a producer sending every
+        second) counts as work still to do: time moves on to its deadline, and this
+        returns only once it has stopped sleeping, so a producer that never stops
+        ends in :class:`NotIdle` after ``max_time`` (drive such a one with
+        ``clock.advance`` instead). Between two sleeps such a task should await only
+        the bus (sends, publishes): time may move on while it awaits anything else.
+
         Args:
             max_time: how far (in the clock's seconds) time may move before giving up.
 
         Raises:
             NotIdle: idleness was not reached within ``max_time``.
         """
+        self._check_open()
         clock = self.clock
         backend = self.backend
         limit = clock.now() + max_time
         while True:
             await clock.wait_settled()
             busy = await self._busy_queues()
+            sleepers = clock.sleepers()
+            if sleepers:
+                busy.append(
+                    f"{len(sleepers)} task(s) sleeping on the bus clock (clock.sleep), the "
+                    f"first until {sleepers[0]}"
+                )
             if not busy:
                 return
-            deadlines = [d for d in (backend.next_deadline(), _next_timer(clock)) if d is not None]
+            deadlines = [
+                d
+                for d in (backend.next_deadline(), _next_timer(clock), *sleepers[:1])
+                if d is not None
+            ]
             wake = min([*deadlines, limit])
             if clock.now() >= limit:
                 raise NotIdle(f"The bus was not idle after {max_time} s: {'; '.join(busy)}.")

@@ -297,15 +297,42 @@ class Clock(ABC):
         """Sleep until the clock reads ``deadline`` (epoch seconds)."""
         await self.wait(None, deadline)
 
+    _sleepers: dict[object, float] | None = None
+    """The deadlines of the tasks outside the library in :meth:`sleep` (made on first use)."""
+
     async def sleep(self, seconds: float) -> None:
         """Sleep for ``seconds`` of this clock's time.
+
+        On a :class:`SystemClock` this is a real sleep; on a :class:`VirtualClock` the
+        task parks until virtual time reaches the deadline, moved by ``advance`` or by
+        ``Bus.run_until_idle``. Code of your own that sleeps this way (a producer
+        sending every second, a retry loop with a backoff) runs on virtual time in a
+        test: ``run_until_idle`` counts such a task as work still to do, and moves
+        time on to its deadline, until it stops sleeping (see ``Bus.run_until_idle``).
 
         Raises:
             ValueError: ``seconds`` is negative or NaN.
         """
         if not seconds >= 0:
             raise ValueError(f"seconds must be >= 0, not {seconds!r}")
-        await self.sleep_until(self.now() + seconds)
+        deadline = self.now() + seconds
+        if self in _COUNTED.get():  # the library's own task, or a handler in one
+            await self.sleep_until(deadline)
+            return
+        sleepers = self._sleepers
+        if sleepers is None:
+            sleepers = self._sleepers = {}
+        token = object()
+        sleepers[token] = deadline
+        try:
+            await self.sleep_until(deadline)
+        finally:
+            del sleepers[token]
+
+    def sleepers(self) -> list[float]:
+        """The deadlines of the tasks outside the library sleeping in :meth:`sleep`
+        now (a handler's sleeps are not among them), earliest first."""
+        return sorted(self._sleepers.values()) if self._sleepers else []
 
     async def wait_settled(self) -> None:
         """Return once none of the library's tasks is running.

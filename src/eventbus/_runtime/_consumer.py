@@ -43,9 +43,10 @@ from .._core._errors import (
     bounded_repr,
 )
 from .._core._message import ReceivedMessage
+from ._backend import BusClosed
 from ._clock import Signal, SystemClock
 from ._lambda import LambdaContext, sqs_event
-from ._log import logger
+from ._log import Once, consumer_log
 
 if TYPE_CHECKING:
     from ._bus import Bus
@@ -224,12 +225,15 @@ class Consumer:
         self._failures = 0
         self._deleted = 0
         self._failed_messages = 0
+        self._tracebacks = Once()
+        """The messages whose handler failure was logged with its traceback."""
 
     # ------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> Self:
         if self._stack is not None:
             raise RuntimeError("a Consumer can be entered only once")
+        self.bus._check_open()
         self._stack = AsyncExitStack()
         self._task_group = await self._stack.enter_async_context(anyio.create_task_group())
         self.bus._consumers.add(self)
@@ -341,9 +345,10 @@ class Consumer:
                 while not self._stopping:
                     try:
                         stay = await self._poll_once(scope)
-                    except QueueDoesNotExist as error:
-                        logger.warning(
+                    except (QueueDoesNotExist, BusClosed) as error:
+                        consumer_log.warning(
                             "consumer.stopped",
+                            bus_time=self.bus.clock.now(),
                             queue=self.queue.name,
                             code=error.code,
                             reason=error.message,
@@ -354,8 +359,9 @@ class Consumer:
                             return
                         failures += 1
                         pause = min(RETRY_PAUSE_MAX, RETRY_PAUSE * 2 ** (failures - 1))
-                        logger.warning(
+                        consumer_log.warning(
                             "consumer.poll_failed",
+                            bus_time=self.bus.clock.now(),
                             queue=self.queue.name,
                             code=error.code,
                             reason=error.message,
@@ -454,8 +460,9 @@ class Consumer:
             try:
                 await self.queue._release_received([m.receipt_handle for m in messages])
             except EventBusError as error:
-                logger.warning(
+                consumer_log.warning(
                     "consumer.release_failed",
+                    bus_time=self.bus.clock.now(),
                     queue=self.queue.name,
                     code=error.code,
                     reason=error.message,
@@ -485,8 +492,9 @@ class Consumer:
             failed: set[str] | None
             if timed_out:
                 failed = _FAILED_ALL
-                logger.warning(
+                consumer_log.warning(
                     "handler.timed_out",
+                    bus_time=clock.now(),
                     queue=self.queue.name,
                     function=self.function_name,
                     request_id=context.aws_request_id,
@@ -495,19 +503,23 @@ class Consumer:
                 )
             elif error is not None:
                 failed = _FAILED_ALL
-                logger.warning(
+                consumer_log.warning(
                     "handler.failed",
+                    bus_time=clock.now(),
                     queue=self.queue.name,
                     function=self.function_name,
                     request_id=context.aws_request_id,
                     messages=len(batch),
-                    exc_info=error,
+                    error=f"{type(error).__name__}: {error}",
+                    # The traceback once per message, not on every retry.
+                    exc_info=error if self._tracebacks.first(m.message_id for m in batch) else None,
                 )
             elif self.report_batch_item_failures:
                 failed = _parse_batch_item_failures(result, {m.message_id for m in batch})
                 if failed is _FAILED_ALL:
-                    logger.warning(
+                    consumer_log.warning(
                         "handler.malformed_response",
+                        bus_time=clock.now(),
                         queue=self.queue.name,
                         function=self.function_name,
                         request_id=context.aws_request_id,

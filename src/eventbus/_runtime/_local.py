@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.abc
@@ -32,7 +32,7 @@ from .._core._tags import check_create_tags
 from .._core._topic import TopicMachine
 from .._models import QueueConfig, TopicConfig
 from .._store._memory import MemoryStore, Store
-from ._backend import Backend
+from ._backend import CLOSED, NOT_OPEN, Backend, BusClosed
 from ._clock import Clock, Signal
 from ._durable import durable
 from ._handles import Queue, Subscription, Topic
@@ -42,6 +42,25 @@ from ._log import log_event
 
 if TYPE_CHECKING:
     from ._move import MoveTask
+
+
+class _Unavailable:
+    """Stands in for the broker while the bus is not open: any use of it raises
+    :class:`BusClosed`. Every call of the backend and of its handles reaches the core
+    through ``LocalBackend._broker``, so this one swap guards them all, at no cost
+    to the calls of an open bus."""
+
+    __slots__ = ("_message",)
+
+    def __init__(self, message: str) -> None:
+        self._message = message
+
+    def __getattr__(self, name: str) -> Any:
+        raise BusClosed(self._message)
+
+
+_NOT_OPEN_BROKER = cast(Broker, _Unavailable(NOT_OPEN))
+_CLOSED_BROKER = cast(Broker, _Unavailable(CLOSED))
 
 
 class LocalBackend(Backend):
@@ -65,13 +84,15 @@ class LocalBackend(Backend):
         self.clock = clock
         self.region = region
         self._store: Store = store if store is not None else MemoryStore()
-        self._broker = Broker(
+        self._core_broker = Broker(
             region=region,
             ids=ids or UuidIds(),
             trace=trace,
             durable=self._store.durable,
             enforce_queue_policies=enforce_queue_policies,
         )
+        self._broker = _NOT_OPEN_BROKER
+        """The broker while the bus is open; a stand-in that raises before and after."""
         self._signals: dict[QueueMachine, Signal] = {}
         self._any_change = Signal()
         self._move_tasks: dict[str, MoveTask] = {}
@@ -88,7 +109,8 @@ class LocalBackend(Backend):
 
     async def open(self) -> None:
         """Open the store (loading a durable one's state) and start background tasks."""
-        self._store.open(self._broker, self.clock.now())
+        self._store.open(self._core_broker, self.clock.now())
+        self._broker = self._core_broker
         self._stack = AsyncExitStack()
         self._task_group = await self._stack.enter_async_context(anyio.create_task_group())
         if self._store.group_commit:
@@ -111,8 +133,11 @@ class LocalBackend(Backend):
             await stack.aclose()
         finally:
             self._group_commit = False
-            self._commit()
-            self._store.close()
+            try:
+                self._commit()
+                self._store.close()
+            finally:
+                self._broker = _CLOSED_BROKER
 
     def request_id(self) -> str:
         """A new id for a Lambda invocation, from the bus's id source."""
@@ -204,11 +229,12 @@ class LocalBackend(Backend):
             return
         recorded = events[:]
         events.clear()
+        now = self.clock.now()
         for event in recorded:
             if isinstance(event, MessageDeadLettered):
                 with contextlib.suppress(QueueDoesNotExist):
                     self._notify(self._broker.queue(event.dead_letter_queue))
-            log_event(event)
+            log_event(event, now)
         self._any_change.notify_all()
 
     def _changed(self, machine: QueueMachine, count: int | None = None) -> None:

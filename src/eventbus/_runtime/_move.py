@@ -9,7 +9,7 @@ import anyio.lowlevel
 
 from .._core._move import MoveTaskRecord
 from ._clock import Signal
-from ._log import logger
+from ._log import move_log
 
 if TYPE_CHECKING:
     from ._local import LocalBackend
@@ -122,9 +122,10 @@ class MoveTask:
         finally:
             record.finish("CANCELLED")  # only if still running: the local was closed
             if record.status == "FAILED" or local._broker.trace:
-                log = logger.warning if record.status == "FAILED" else logger.debug
+                log = move_log.warning if record.status == "FAILED" else move_log.debug
                 log(
                     "move_task.finished",
+                    bus_time=clock.now(),
                     source=record.source_arn,
                     status=record.status,
                     moved=record.approximate_number_of_messages_moved,

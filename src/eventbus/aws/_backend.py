@@ -23,7 +23,7 @@ from .._core._policy import check_policy
 from .._core._settings import QUEUE_AWS_NAMES, RedriveAllowRule, RedriveRule
 from .._core._tags import check_create_tags
 from .._models import QueueConfig, TopicConfig
-from .._runtime._backend import Backend
+from .._runtime._backend import CLOSED, NOT_OPEN, Backend, BusClosed
 from .._runtime._clock import Clock, SystemClock
 from .._runtime._handles import Queue, Subscription, Topic
 from ._convert import bool_text
@@ -128,6 +128,8 @@ class AwsBackend(Backend):
         self._sqs: SQSClient | None = None
         self._receiver: SQSClient | None = None
         self._sns: SNSClient | None = None
+        self._unavailable = NOT_OPEN
+        """Why the clients are missing when they are."""
 
     def __repr__(self) -> str:
         where = self.endpoint_url or "AWS"
@@ -186,6 +188,7 @@ class AwsBackend(Backend):
         """Close the clients."""
         stack, self._stack = self._stack, None
         self._sqs = self._receiver = self._sns = None
+        self._unavailable = CLOSED
         if stack is not None:
             await stack.aclose()
 
@@ -197,18 +200,18 @@ class AwsBackend(Backend):
     @property
     def sqs(self) -> SQSClient:
         """The SQS client (while the bus is open)."""
-        return _opened(self._sqs)
+        return _opened(self._sqs, self._unavailable)
 
     @property
     def receiver(self) -> SQSClient:
         """The SQS client for receives only: long polls hold a connection each for
         up to 20 seconds, and must not starve deletes and visibility changes."""
-        return _opened(self._receiver)
+        return _opened(self._receiver, self._unavailable)
 
     @property
     def sns(self) -> SNSClient:
         """The SNS client (while the bus is open)."""
-        return _opened(self._sns)
+        return _opened(self._sns, self._unavailable)
 
     # ------------------------------------------------------------------ queues
 
@@ -464,8 +467,12 @@ class AwsBackend(Backend):
 C = TypeVar("C")
 
 
-def _opened(client: C | None) -> C:
-    """A client of the backend, which exists only while the bus is open."""
+def _opened(client: C | None, unavailable: str) -> C:
+    """A client of the backend, which exists only while the bus is open.
+
+    Raises:
+        BusClosed: the bus is not open (``unavailable`` says why).
+    """
     if client is None:
-        raise RuntimeError("the AWS backend is used only inside `async with Bus(...)`")
+        raise BusClosed(unavailable)
     return client
