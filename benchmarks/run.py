@@ -37,7 +37,6 @@ import bench_pipeline  # noqa: E402
 import bench_queue  # noqa: E402
 import bench_scenarios  # noqa: E402
 import bench_store  # noqa: E402
-import structlog  # noqa: E402
 from bench_harness import Figure, Sizes, markdown, table, write_json  # noqa: E402
 
 import eventbus  # noqa: E402
@@ -130,7 +129,7 @@ def _profile(name: str, sizes: Sizes) -> None:
 
 def _quiet_logging() -> None:
     """Drop eventbus's warnings (the time-travel scenario expires messages on purpose)."""
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+    logging.getLogger("eventbus").setLevel(logging.ERROR)
 
 
 def machine() -> dict[str, object]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +32,7 @@ def test_every_example_has_a_test() -> None:
     tested = {"quickstart", "order_pipeline", "filter_routing", "redrive", "aws_backend"}
 
     assert tested == {path.stem for path in EXAMPLES.glob("*.py")}
+    assert tested == {name for name, _ in SCRIPT_RUNS} | {"aws_backend"}
 
 
 async def test_quickstart_dead_letters_the_poison_message() -> None:
@@ -82,17 +87,89 @@ async def test_redrive_example_drains_the_dlq_after_the_fix() -> None:
     } == result
 
 
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # aiobotocore: asyncio only
-async def test_aws_backend_runs_the_pipeline_on_a_moto_server() -> None:
-    """The AWS example fulfils four orders; SQS dead-letters the poison one after
-    two receives; the audit queue sees every envelope; it cleans up after itself."""
-    from eventbus.testing import moto_server
+# Runs an example as a script, with logging as Python starts it (unconfigured), and
+# records what the example prints itself: every call of print() on stdout.
+PRINTS_ITS_OWN = """
+import builtins, io, json, runpy, sys
 
-    with moto_server() as url:
-        summary = await load("aws_backend").main(url)
-    attempts = summary["attempts"]
+own = []
+real_print = builtins.print
+
+def print(*args, **kwargs):
+    target = kwargs.pop("file", None)
+    if target is None or target is sys.stdout:
+        text = io.StringIO()
+        real_print(*args, file=text, **kwargs)
+        own.append(text.getvalue())
+    real_print(*args, file=target, **kwargs)
+
+builtins.print = print
+record, path, *sys.argv[1:] = sys.argv[1:]
+sys.argv[0] = path
+try:
+    runpy.run_path(path, run_name="__main__")
+finally:
+    with open(record, "w") as file:
+        json.dump(own, file)
+"""
+
+
+SCRIPT_RUNS = [
+    ("quickstart", []),
+    ("order_pipeline", ["--virtual"]),
+    ("filter_routing", []),
+    ("redrive", []),
+]
+"""Each example but aws_backend (tested below) with the arguments it is run with."""
+
+
+def run_script(name: str, arguments: list[str], tmp_path: Path) -> str:
+    """Run ``examples/<name>.py`` as a script with logging left unconfigured; check
+    that it wrote to stdout exactly what it printed itself and nothing to stderr, and
+    return that output."""
+    record = tmp_path / "own.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PRINTS_ITS_OWN,
+            str(record),
+            str(EXAMPLES / f"{name}.py"),
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert 0 == done.returncode, done.stderr
+    own = "".join(json.loads(record.read_text()))
+    assert own  # every example says what it did
+    assert (own, "") == (done.stdout, done.stderr)
+    return own
+
+
+@pytest.mark.parametrize(("name", "arguments"), SCRIPT_RUNS)
+def test_an_example_writes_only_its_own_output(
+    name: str, arguments: list[str], tmp_path: Path
+) -> None:
+    """Run as a script with logging left unconfigured, each example writes to stdout
+    exactly what it prints itself, and nothing to stderr: the library prints nothing
+    (its warnings, of dead-lettered messages and failed handlers, included)."""
+    run_script(name, arguments, tmp_path)
+
+
+def test_aws_backend_runs_the_pipeline_on_a_moto_server(tmp_path: Path) -> None:
+    """The AWS example, as a script on a moto server of its own, fulfils four orders;
+    SQS dead-letters the poison one after two receives; the audit queue sees every
+    envelope; it writes only its own output."""
+    output = run_script("aws_backend", [], tmp_path)
+
+    lines = dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
+    attempts = ast.literal_eval(lines["attempts per order"])
     assert sorted(attempts) == [1, 2, 3, 4, 5]
     assert attempts[3] == 2  # max_receive_count, then SQS moves it
     assert all(attempts[order] >= 1 for order in (1, 2, 4, 5))  # at least once
-    assert summary["audited"] >= 5
-    assert summary["dead_lettered"] == [3]
+    assert int(re.search(r"audit saw (\d+) envelopes", output)[1]) >= 5  # type: ignore[index]
+    assert "orders [3]" == lines["dead-lettered by SQS"]

@@ -45,9 +45,9 @@ class Bus:
             ``backend``, the backend's region).
         ids: where message ids and receipt-handle tokens come from (random UUIDs
             by default; ``CountingIds`` makes runs replayable). Local backend only.
-        trace: emit a structlog debug event for every message step (sent,
-            received, deleted). Off by default: then only warnings are emitted.
-            Local backend only.
+        trace: log a debug record (logger ``eventbus.queue``) for every message
+            step (sent, received, deleted). Off by default: then only warnings
+            (and purges, at INFO) are logged. Local backend only.
         store: where the state is kept: in memory (the default) or, with
             :class:`SqliteStore`, in a database that survives restarts; a durable
             store is opened (and its state loaded) when the bus is entered.

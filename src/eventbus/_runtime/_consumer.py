@@ -332,8 +332,9 @@ class Consumer:
     async def _poll(self) -> None:
         """One poller: receive a batch, invoke the handler, settle; until stopped.
 
-        A queue deleted under it stops it; any other error of the queue (a throttle,
-        an unreachable service) is logged and retried after a growing pause.
+        A queue deleted under it, or its bus closing, stops it; any other error of the
+        queue (a throttle, an unreachable service) is logged and retried after a growing
+        pause.
         """
         # One cancel scope for the poller's life (entering one costs more than a
         # receive): stop() cancels it only while the poller is idle (receiving or

@@ -21,7 +21,7 @@ def moto_server(*, fake_credentials: bool = True) -> Iterator[str]:
     Point ``AwsBackend(endpoint_url=...)`` at it. With ``fake_credentials`` (the
     default) the process's AWS credentials are replaced by dummies while the
     server runs, so no real account can be reached by mistake; they are restored
-    afterwards. Needs ``pip install moto flask flask-cors``.
+    afterwards. Needs the ``moto`` extra: ``pip install 'eventbus[moto]'``.
 
     moto departs from AWS in places (it implements no message move tasks, for
     one); the contract tests in this repository name the departures they meet.
@@ -30,7 +30,7 @@ def moto_server(*, fake_credentials: bool = True) -> Iterator[str]:
         from moto.server import ThreadedMotoServer
     except ImportError as error:  # pragma: no cover - depends on the installation
         raise ImportError(
-            "moto_server needs moto's server: pip install moto flask flask-cors"
+            "moto_server needs moto's server: pip install 'eventbus[moto]'"
         ) from error
 
     saved = {key: os.environ.get(key) for key in _FAKE_CREDENTIALS}
