@@ -88,23 +88,24 @@ async def test_redrive_example_drains_the_dlq_after_the_fix() -> None:
 
 
 # Runs an example as a script, with logging as Python starts it (unconfigured), and
-# records what the example prints itself: every call of print() on stdout.
+# records what the example prints itself: every call of print() on stdout made by the
+# example's own code (not by a library that prints, as unconfigured structlog does).
 PRINTS_ITS_OWN = """
 import builtins, io, json, runpy, sys
 
 own = []
 real_print = builtins.print
+record, path, *sys.argv[1:] = sys.argv[1:]
 
 def print(*args, **kwargs):
     target = kwargs.pop("file", None)
-    if target is None or target is sys.stdout:
+    if (target is None or target is sys.stdout) and sys._getframe(1).f_code.co_filename == path:
         text = io.StringIO()
         real_print(*args, file=text, **kwargs)
         own.append(text.getvalue())
     real_print(*args, file=target, **kwargs)
 
 builtins.print = print
-record, path, *sys.argv[1:] = sys.argv[1:]
 sys.argv[0] = path
 try:
     runpy.run_path(path, run_name="__main__")
