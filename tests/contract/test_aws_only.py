@@ -13,7 +13,7 @@ import pytest
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
-from eventbus import Bus, CountingIds, EventBusError, SqliteStore, VirtualClock
+from eventbus import Bus, BusClosed, CountingIds, EventBusError, SqliteStore, VirtualClock
 from eventbus.aws import AwsBackend, AwsQueue
 from eventbus.aws._errors import aws_code, error_class, from_client_error
 from eventbus.errors import QueueDoesNotExist
@@ -79,7 +79,7 @@ async def test_trio_is_refused_on_entry() -> None:
 
 async def test_calls_outside_the_bus_are_refused(moto_endpoint: str) -> None:
     bus = Bus(backend=aws_backend(moto_endpoint))
-    with pytest.raises(RuntimeError, match="async with"):
+    with pytest.raises(BusClosed, match="async with"):
         await bus.create_queue("orders")
 
 
