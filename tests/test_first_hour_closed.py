@@ -135,10 +135,10 @@ async def test_an_open_bus_cannot_be_entered_twice(make_bus: MakeBus) -> None:
         assert "orders" == (await bus.create_queue("orders")).name
 
 
-async def test_both_stores_say_the_same() -> None:
+async def test_both_stores_say_the_same(tmp_path: Path) -> None:
     """The memory store and the SQLite store refuse with the same error and text."""
     texts = []
-    for store in (None, SqliteStore(":memory:")):
+    for store in (None, SqliteStore(tmp_path / "bus.db")):
         async with Bus(clock=VirtualClock(), store=store) as bus:
             queue = await bus.create_queue("orders")
         with pytest.raises(BusClosed) as raised:
