@@ -4,13 +4,34 @@ the topic, as on AWS; tags and policies survive a reopen of the SQLite store."""
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 
 from eventbus import Bus, CountingIds, EventBusError, SqliteStore, VirtualClock
+
+
+@contextmanager
+def capture_logs() -> Iterator[list[dict[str, Any]]]:
+    """The eventbus records logged in the block, each as its fields (``event``,
+    ``code``, ...) and ``log_level``."""
+    logs: list[dict[str, Any]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logs.append({**record.__dict__, "log_level": record.levelname.lower()})
+
+    logger = logging.getLogger("eventbus")
+    keep = Keep()
+    logger.addHandler(keep)
+    try:
+        yield logs
+    finally:
+        logger.removeHandler(keep)
 
 
 def sns_statement(queue_arn: str, topic_arn: str, **changes: Any) -> dict[str, Any]:
