@@ -7,7 +7,8 @@ naming the attribute under its AWS name and the allowed range.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Self
+import enum
+from typing import Any, ClassVar, Final, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -26,17 +27,64 @@ from ._core._errors import (
     InvalidParameterValue,
     bounded_repr,
 )
-from ._core._settings import QUEUE_AWS_NAMES, QUEUE_INT_ATTRIBUTES, TopicSettings
+from ._core._settings import (
+    KMS_DATA_KEY_REUSE_PERIOD,
+    QUEUE_AWS_NAMES,
+    QUEUE_INT_ATTRIBUTES,
+    TOPIC_AWS_NAMES,
+    DeduplicationScope,
+    FifoThroughputLimit,
+    FifoThroughputScope,
+    TopicSettings,
+)
 
-_QUEUE_AWS_NAMES = QUEUE_AWS_NAMES | {
-    "redrive_permission": "redrivePermission",
-    "source_queues": "sourceQueueArns",
-    "dead_letter_queue": "deadLetterTargetArn",
-    "max_receive_count": "maxReceiveCount",
-    "fifo_topic": "FifoTopic",
-    "display_name": "DisplayName",
+_QUEUE_AWS_NAMES = (
+    QUEUE_AWS_NAMES
+    | TOPIC_AWS_NAMES
+    | {
+        "redrive_permission": "redrivePermission",
+        "source_queues": "sourceQueueArns",
+        "dead_letter_queue": "deadLetterTargetArn",
+        "max_receive_count": "maxReceiveCount",
+    }
+)
+_INT_RANGES = {key: (low, high) for key, (_, low, high, _) in QUEUE_INT_ATTRIBUTES.items()} | {
+    "kms_data_key_reuse_period_seconds": KMS_DATA_KEY_REUSE_PERIOD[:2]
 }
-_FIFO_ONLY = ("content_based_deduplication", "deduplication_scope", "fifo_throughput_limit")
+_FIFO_ONLY = {
+    # AWS's texts for a FIFO-only attribute on a standard queue (InvalidAttributeName),
+    # from LocalStack's AWS-validated snapshot of
+    # test_create_standard_queue_with_fifo_attribute_raises_error (test_sqs.py).
+    "content_based_deduplication": "Unknown Attribute ContentBasedDeduplication.",
+    "deduplication_scope": (
+        "You can specify the DeduplicationScope only when FifoQueue is set to true."
+    ),
+    "fifo_throughput_limit": (
+        "You can specify the FifoThroughputLimit only when FifoQueue is set to true."
+    ),
+}
+
+
+class NotGiven(enum.Enum):
+    """The default of an option whose None means something (``redrive_policy=None``
+    removes the policy): the option was not given."""
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
+
+
+def given_options(**options: object) -> dict[str, Any]:
+    """The options a call gave: those that are neither None nor ``NOT_GIVEN``."""
+    return {
+        key: value
+        for key, value in options.items()
+        if value is not None and value is not NotGiven.NOT_GIVEN
+    }
 
 
 def _describe(error: ValidationError, aws_names: dict[str, str], default: str) -> tuple[bool, str]:
@@ -45,8 +93,8 @@ def _describe(error: ValidationError, aws_names: dict[str, str], default: str) -
     key = str(first["loc"][-1]) if first["loc"] else default
     if first["type"] == "extra_forbidden":
         return True, f"Unknown Attribute {key}."
-    if key in QUEUE_INT_ATTRIBUTES:
-        _, low, high, _ = QUEUE_INT_ATTRIBUTES[key]
+    if key in _INT_RANGES:
+        low, high = _INT_RANGES[key]
         allowed = f"it must be an integer from {low} to {high}"
     else:
         allowed = first["msg"][0].lower() + first["msg"][1:]
@@ -124,8 +172,31 @@ class RedriveAllowPolicy(_EdgeModel):
         return self
 
 
+def check_queue_type_change(queue_fifo: bool, attributes: dict[str, Any]) -> None:
+    """Refuse ``fifo_queue`` in a SetQueueAttributes as AWS does.
+
+    A standard queue has no ``FifoQueue`` attribute: giving it, true or false, is
+    ``InvalidAttributeName`` "Unknown Attribute FifoQueue." (AWS's text, LocalStack's
+    AWS-validated snapshot of test_create_standard_queue_with_fifo_attribute_raises_error).
+    A FIFO queue stays one: false is ``InvalidAttributeValue``.
+    """
+    if "fifo_queue" not in attributes:
+        return
+    if not queue_fifo:
+        raise InvalidAttributeName("Unknown Attribute FifoQueue.")
+    if attributes["fifo_queue"] is not True:
+        raise InvalidAttributeValue(
+            "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is "
+            "not supported."
+        )
+
+
 class QueueConfig(_EdgeModel):
-    """The attributes of a queue, as ``Bus.create_queue`` keywords (snake_case AWS names)."""
+    """The attributes of a queue, as ``Bus.create_queue`` keywords (snake_case AWS names).
+
+    Which attributes a call gave is ``model_fields_set``; the others take AWS's
+    defaults.
+    """
 
     visibility_timeout: int = Field(30, ge=0, le=43_200)
     delay_seconds: int = Field(0, ge=0, le=900)
@@ -136,26 +207,47 @@ class QueueConfig(_EdgeModel):
     redrive_allow_policy: RedriveAllowPolicy | None = None
     fifo_queue: bool = False
     content_based_deduplication: bool = False
-    deduplication_scope: Literal["queue", "messageGroup"] = "queue"
-    fifo_throughput_limit: Literal["perQueue", "perMessageGroupId"] = "perQueue"
+    deduplication_scope: DeduplicationScope = "queue"
+    fifo_throughput_limit: FifoThroughputLimit = "perQueue"
     policy: str | dict[str, Any] | None = None
+    kms_master_key_id: str | None = None
+    kms_data_key_reuse_period_seconds: int = Field(
+        KMS_DATA_KEY_REUSE_PERIOD[2],
+        ge=KMS_DATA_KEY_REUSE_PERIOD[0],
+        le=KMS_DATA_KEY_REUSE_PERIOD[1],
+    )
+    sqs_managed_sse_enabled: bool = True
 
     @model_validator(mode="after")
     def _fifo_rules(self) -> Self:
+        given = self.model_fields_set
         if not self.fifo_queue:
-            for key in _FIFO_ONLY:
-                if key in self.model_fields_set:
-                    raise InvalidAttributeName(
-                        f"Unknown Attribute {_QUEUE_AWS_NAMES[key]}: it applies to FIFO "
-                        "queues only."
-                    )
+            # AWS knows no FifoQueue attribute on a standard queue, not even false.
+            if "fifo_queue" in given:
+                raise InvalidAttributeName("Unknown Attribute FifoQueue.")
+            for key, message in _FIFO_ONLY.items():
+                if key in given:
+                    raise InvalidAttributeName(message)
         elif (
             self.fifo_throughput_limit == "perMessageGroupId"
             and self.deduplication_scope != "messageGroup"
         ):
+            # The rule is the SQS API reference's (SetQueueAttributes); the text is ours.
             raise InvalidAttributeValue(
-                "Invalid value for the parameter FifoThroughputLimit: perMessageGroupId is "
-                "allowed only with DeduplicationScope messageGroup."
+                "Invalid value for the parameter FifoThroughputLimit. Reason: The "
+                "perMessageGroupId value is allowed only when the value for "
+                f"DeduplicationScope is messageGroup (it is {self.deduplication_scope})."
+            )
+        if (
+            self.kms_master_key_id
+            and self.sqs_managed_sse_enabled
+            and "sqs_managed_sse_enabled" in given
+        ):
+            # AWS's text: LocalStack's AWS-validated snapshot of
+            # test_sse_kms_and_sqs_are_mutually_exclusive (test_sqs.py).
+            raise InvalidAttributeName(
+                "You can use one type of server-side encryption (SSE) at one time. You "
+                "can either enable KMS SSE or SQS SSE."
             )
         return self
 
@@ -169,14 +261,18 @@ class TopicConfig(_EdgeModel):
     fifo_topic: bool = False
     content_based_deduplication: bool = False
     display_name: str = Field("", max_length=100)
+    fifo_throughput_scope: FifoThroughputScope = "Topic"
+    kms_master_key_id: str | None = None
 
     @model_validator(mode="after")
     def _fifo_rules(self) -> Self:
-        if not self.fifo_topic and "content_based_deduplication" in self.model_fields_set:
-            raise InvalidParameter(
-                "Invalid parameter: Attributes Reason: ContentBasedDeduplication applies to "
-                "FIFO topics only."
-            )
+        if not self.fifo_topic:
+            for key in ("content_based_deduplication", "fifo_throughput_scope"):
+                if key in self.model_fields_set:
+                    raise InvalidParameter(
+                        f"Invalid parameter: Attributes Reason: {TOPIC_AWS_NAMES[key]} "
+                        "applies to FIFO topics only."
+                    )
         return self
 
     def to_core(self) -> TopicSettings:
@@ -185,4 +281,6 @@ class TopicConfig(_EdgeModel):
             fifo_topic=self.fifo_topic,
             content_based_deduplication=self.content_based_deduplication,
             display_name=self.display_name,
+            fifo_throughput_scope=self.fifo_throughput_scope,
+            kms_master_key_id=self.kms_master_key_id or None,
         )

@@ -190,7 +190,7 @@ def test_subscribe_again_with_different_settings_is_refused(
     assert first.raw_message_delivery is False
 
 
-@pytest.mark.parametrize("raw", ["true", 1, None])
+@pytest.mark.parametrize("raw", ["true", 1, 0.0])
 def test_raw_message_delivery_must_be_a_boolean(
     broker: Broker, topic: TopicMachine, queue: QueueMachine, raw: object
 ) -> None:

@@ -7,8 +7,8 @@ part. Like the machines it is synchronous and takes ``now``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ._attributes import MessageAttributeValue
@@ -56,7 +56,7 @@ from ._names import (
 from ._paging import sns_page, sqs_page
 from ._policy import add_permission, allows_sns_delivery, remove_permission
 from ._queue import CheckedBody, QueueMachine
-from ._settings import QUEUE_AWS_NAMES, QueueSettings, TopicSettings
+from ._settings import QUEUE_AWS_NAMES, TOPIC_AWS_NAMES, QueueSettings, TopicSettings
 from ._tags import tagged, untagged
 from ._topic import (
     MAX_PUBLISH_BYTES,
@@ -170,18 +170,36 @@ class Broker:
 
     # ------------------------------------------------------------------ queues
 
-    def create_queue(self, name: str, settings: QueueSettings, *, now: float) -> QueueMachine:
-        """Create a queue, or return the existing one if its attributes are the same.
+    def create_queue(
+        self,
+        name: str,
+        settings: QueueSettings,
+        *,
+        now: float,
+        given: Collection[str] | None = None,
+    ) -> QueueMachine:
+        """Create a queue, or return the existing one if the attributes given match it.
+
+        Like SQS, only the attributes the call gives (``given``, snake_case; every
+        one when None) are compared with the existing queue's: a create without
+        attributes returns the queue whatever its attributes, one with the same
+        value as the queue has now (after any SetQueueAttributes) returns it too.
+        Source: LocalStack's AWS-validated tests
+        ``test_create_queue_with_different_attributes_raises_exception`` and
+        ``test_create_queue_with_default_attributes_is_idempotent`` (test_sqs.py).
 
         Raises:
             InvalidParameterValue: a bad name or redrive policy.
-            QueueAlreadyExists: the name is taken with different attributes.
+            QueueAlreadyExists: the name is taken with a different value for an
+                attribute given ("A queue already exists with the same name and a
+                different value for attribute X", AWS's text).
             QueueDeletedRecently: the name was deleted less than 60 seconds ago.
         """
         check_queue_name(name, fifo=settings.fifo_queue)
         existing = self._queues.get(name)
         if existing is not None:
-            different = _first_difference(existing.settings, settings)
+            keys = [key for key in QUEUE_AWS_NAMES if given is None or key in given]
+            different = existing.settings.first_difference(settings, keys)
             if different is None:
                 return existing
             raise QueueAlreadyExists(
@@ -489,16 +507,27 @@ class Broker:
 
     # ------------------------------------------------------------------ topics
 
-    def create_topic(self, name: str, settings: TopicSettings) -> TopicMachine:
-        """Create a topic, or return the existing one if its attributes are the same.
+    def create_topic(
+        self, name: str, settings: TopicSettings, *, given: Collection[str] | None = None
+    ) -> TopicMachine:
+        """Create a topic, or return the existing one if the attributes given match it.
+
+        Like SNS, only the attributes the call gives (``given``, snake_case; every
+        one when None) are compared with the topic's present values: a create
+        without attributes returns the topic, ``FifoTopic`` false on a standard
+        topic too. Source: LocalStack's AWS-validated snapshot of
+        ``test_create_topic_different_attrs`` (test_sns.py).
 
         Raises:
-            InvalidParameter: a bad name, or the name is taken with other attributes.
+            InvalidParameter: a bad name, or a given attribute differs ("Invalid
+                parameter: Attributes Reason: Topic already exists with different
+                attributes", AWS's text).
         """
         check_topic_name(name, fifo=settings.fifo_topic)
         existing = self._topics.get(name)
         if existing is not None:
-            if existing.settings == settings:
+            keys = [key for key in TOPIC_AWS_NAMES if given is None or key in given]
+            if existing.settings.same_as(settings, keys):
                 return existing
             raise InvalidParameter(
                 "Invalid parameter: Attributes Reason: Topic already exists with different "
@@ -536,32 +565,45 @@ class Broker:
         topic: TopicMachine,
         queue: QueueMachine,
         *,
-        raw_message_delivery: bool = False,
+        raw_message_delivery: bool | None = None,
         filter_policy: Mapping[str, Any] | str | None = None,
-        filter_policy_scope: str = "MessageAttributes",
+        filter_policy_scope: str | None = None,
         dead_letter_queue: QueueMachine | None = None,
     ) -> SubscriptionRecord:
-        """Subscribe ``queue`` to ``topic`` (again with the same settings: the same one).
+        """Subscribe ``queue`` to ``topic``, or return its existing subscription.
+
+        None is "not given": a new subscription takes SNS's defaults (envelope
+        delivery, no filter policy, scope ``MessageAttributes``, no DLQ); an
+        existing one is returned if every setting given equals its present one
+        (none given: always). Source: LocalStack's AWS-validated snapshot of
+        ``test_subscribe_idempotency`` (test_sns.py).
 
         Raises:
             InvalidParameter: a FIFO queue on a standard topic, a bad setting or filter
                 policy, a dead-letter queue of the wrong type, or the queue is
-                subscribed already with other settings.
+                subscribed already with a different value for a setting given
+                ("Invalid parameter: Attributes Reason: Subscription already exists
+                with different attributes", AWS's text).
         """
         policy, scope = check_subscription(
             topic_fifo=topic.settings.fifo_topic,
             queue_fifo=queue.fifo,
-            raw_message_delivery=raw_message_delivery,
+            raw_message_delivery=False if raw_message_delivery is None else raw_message_delivery,
             filter_policy=filter_policy,
-            filter_policy_scope=filter_policy_scope,
+            filter_policy_scope=(
+                "MessageAttributes" if filter_policy_scope is None else filter_policy_scope
+            ),
             dead_letter_queue_fifo=None if dead_letter_queue is None else dead_letter_queue.fifo,
         )
         dlq_arn = None if dead_letter_queue is None else dead_letter_queue.arn
         existing = topic.subscription_for(queue.arn)
         if existing is not None:
-            if (
-                existing.same_settings(raw_message_delivery, policy, scope)
-                and existing.dead_letter_target_arn == dlq_arn
+            if existing.same_settings(
+                raw_message_delivery,
+                policy if filter_policy is not None else None,
+                filter_policy is not None,
+                filter_policy_scope,
+                dlq_arn,
             ):
                 return existing
             raise InvalidParameter(
@@ -572,7 +614,7 @@ class Broker:
             arn=f"{topic.arn}:{self.ids.message_id()}",
             topic_arn=topic.arn,
             endpoint=queue.arn,
-            raw_message_delivery=raw_message_delivery,
+            raw_message_delivery=bool(raw_message_delivery),
             filter_policy=policy,
             filter_policy_scope=scope,
             dead_letter_target_arn=dlq_arn,
@@ -743,7 +785,11 @@ class Broker:
     ) -> None:
         """Set (or with None remove) a subscription's dead-letter queue."""
         if dlq is not None:
-            check_subscription_dlq(topic_fifo=topic.settings.fifo_topic, dlq_fifo=dlq.fifo)
+            check_subscription_dlq(
+                topic_fifo=topic.settings.fifo_topic,
+                endpoint_fifo=record.endpoint.endswith(".fifo"),
+                dlq_fifo=dlq.fifo,
+            )
         record.dead_letter_target_arn = None if dlq is None else dlq.arn
         self._topology_changed()
 
@@ -939,10 +985,3 @@ def check_sns_may_send(queue: QueueMachine, topic: TopicMachine) -> None:
             f"denied. (The queue's policy does not allow sqs:SendMessage to "
             f"sns.amazonaws.com from {topic.arn}.)"
         )
-
-
-def _first_difference(old: QueueSettings, new: QueueSettings) -> str | None:
-    for field in fields(QueueSettings):
-        if getattr(old, field.name) != getattr(new, field.name):
-            return field.name
-    return None

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
+
+DeduplicationScope = Literal["queue", "messageGroup"]
+"""Where a FIFO queue deduplicates: across the queue, or within each message group."""
+FifoThroughputLimit = Literal["perQueue", "perMessageGroupId"]
+"""What a FIFO queue's throughput quota applies to (``perMessageGroupId`` only with
+``DeduplicationScope`` ``messageGroup``)."""
+FifoThroughputScope = Literal["Topic", "MessageGroup"]
+"""Where a FIFO topic deduplicates: across the topic, or within each message group."""
 
 #: snake_case keyword -> (AWS attribute name, minimum, maximum, default), for every
 #: integer queue attribute.
@@ -27,7 +36,22 @@ QUEUE_AWS_NAMES: Final[dict[str, str]] = {
     "deduplication_scope": "DeduplicationScope",
     "fifo_throughput_limit": "FifoThroughputLimit",
     "policy": "Policy",
+    "kms_master_key_id": "KmsMasterKeyId",
+    "kms_data_key_reuse_period_seconds": "KmsDataKeyReusePeriodSeconds",
+    "sqs_managed_sse_enabled": "SqsManagedSseEnabled",
 }
+
+#: Every settable topic attribute: snake_case keyword -> AWS attribute name.
+TOPIC_AWS_NAMES: Final[dict[str, str]] = {
+    "fifo_topic": "FifoTopic",
+    "content_based_deduplication": "ContentBasedDeduplication",
+    "display_name": "DisplayName",
+    "fifo_throughput_scope": "FifoThroughputScope",
+    "kms_master_key_id": "KmsMasterKeyId",
+}
+
+KMS_DATA_KEY_REUSE_PERIOD: Final = (60, 86_400, 300)
+"""KmsDataKeyReusePeriodSeconds: minimum, maximum and default (seconds)."""
 
 MAX_RECEIVE_COUNT_RANGE: Final = (1, 1_000)
 MAX_VISIBILITY_TIMEOUT: Final = 43_200
@@ -85,13 +109,24 @@ class QueueSettings:
     redrive_allow_policy: RedriveAllowRule | None = None
     fifo_queue: bool = False
     content_based_deduplication: bool = False
-    deduplication_scope: Literal["queue", "messageGroup"] = "queue"
-    fifo_throughput_limit: Literal["perQueue", "perMessageGroupId"] = "perQueue"
+    deduplication_scope: DeduplicationScope = "queue"
+    fifo_throughput_limit: FifoThroughputLimit = "perQueue"
     policy: str | None = None
     """The access policy as JSON text (``Policy``), or None."""
+    kms_master_key_id: str | None = None
+    """The KMS key of SSE-KMS: kept and returned, nothing is encrypted."""
+    kms_data_key_reuse_period_seconds: int = 300
+    sqs_managed_sse_enabled: bool = True
+    """SSE-SQS, on by default as on AWS (off once a KMS key is set): reported only."""
 
     def to_aws(self) -> dict[str, str]:
-        """The attributes under their AWS names, as strings (GetQueueAttributes)."""
+        """The attributes under their AWS names, as strings (GetQueueAttributes).
+
+        As AWS answers (LocalStack's AWS-validated snapshot of
+        ``test_set_queue_attributes_default_values``): ``SqsManagedSseEnabled``
+        always; ``KmsMasterKeyId`` and ``KmsDataKeyReusePeriodSeconds`` only while a
+        KMS key is set; the FIFO attributes on FIFO queues only.
+        """
         out = {aws: str(getattr(self, key)) for key, (aws, *_) in QUEUE_INT_ATTRIBUTES.items()}
         if self.redrive_policy is not None:
             out["RedrivePolicy"] = self.redrive_policy.to_json()
@@ -104,7 +139,18 @@ class QueueSettings:
             out["ContentBasedDeduplication"] = str(self.content_based_deduplication).lower()
             out["DeduplicationScope"] = self.deduplication_scope
             out["FifoThroughputLimit"] = self.fifo_throughput_limit
+        if self.kms_master_key_id:
+            out["KmsMasterKeyId"] = self.kms_master_key_id
+            out["KmsDataKeyReusePeriodSeconds"] = str(self.kms_data_key_reuse_period_seconds)
+        out["SqsManagedSseEnabled"] = str(self.sqs_managed_sse_enabled).lower()
         return out
+
+    def first_difference(self, other: QueueSettings, keys: Iterable[str]) -> str | None:
+        """The first of ``keys`` (snake_case) whose value differs in ``other``, if any."""
+        for key in keys:
+            if getattr(self, key) != getattr(other, key):
+                return key
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +160,9 @@ class TopicSettings:
     fifo_topic: bool = False
     content_based_deduplication: bool = False
     display_name: str = ""
+    fifo_throughput_scope: FifoThroughputScope = "Topic"
+    kms_master_key_id: str | None = None
+    """The KMS key of SSE: kept and returned, nothing is encrypted."""
 
     def to_aws(self) -> dict[str, str]:
         """The attributes under their AWS names, as strings (GetTopicAttributes)."""
@@ -121,4 +170,11 @@ class TopicSettings:
         if self.fifo_topic:
             out["FifoTopic"] = "true"
             out["ContentBasedDeduplication"] = str(self.content_based_deduplication).lower()
+            out["FifoThroughputScope"] = self.fifo_throughput_scope
+        if self.kms_master_key_id:
+            out["KmsMasterKeyId"] = self.kms_master_key_id
         return out
+
+    def same_as(self, other: TopicSettings, keys: Iterable[str]) -> bool:
+        """True if ``other`` has the same value for each of ``keys`` (snake_case)."""
+        return all(getattr(self, key) == getattr(other, key) for key in keys)

@@ -49,21 +49,37 @@ class SubscriptionRecord:
 
     def same_settings(
         self,
-        raw_message_delivery: bool,
+        raw_message_delivery: bool | None,
         filter_policy: FilterPolicy | None,
-        filter_policy_scope: str,
+        filter_policy_given: bool,
+        filter_policy_scope: str | None,
+        dead_letter_target_arn: str | None,
     ) -> bool:
-        """True if subscribing again with these settings changes nothing."""
-        mine = self.filter_policy.source if self.filter_policy else None
-        theirs = filter_policy.source if filter_policy else None
-        return (
-            self.raw_message_delivery == raw_message_delivery
-            and mine == theirs
-            and self.filter_policy_scope == filter_policy_scope
+        """True if subscribing again with these settings changes nothing.
+
+        A setting not given (None; ``filter_policy_given`` false for the policy) is
+        not compared, as SNS compares only the attributes a Subscribe call gives.
+        """
+        if raw_message_delivery is not None and raw_message_delivery != self.raw_message_delivery:
+            return False
+        if filter_policy_given:
+            mine = self.filter_policy.source if self.filter_policy else None
+            theirs = filter_policy.source if filter_policy else None
+            if mine != theirs:
+                return False
+        if filter_policy_scope is not None and filter_policy_scope != self.filter_policy_scope:
+            return False
+        return dead_letter_target_arn is None or dead_letter_target_arn == (
+            self.dead_letter_target_arn
         )
 
     def attributes(self) -> dict[str, str]:
-        """The subscription's attributes under their AWS names, as strings."""
+        """The subscription's attributes under their AWS names, as strings.
+
+        ``FilterPolicyScope`` is listed only while a filter policy is set, as AWS
+        answers GetSubscriptionAttributes (LocalStack's AWS-validated snapshots of
+        ``test_subscribe_idempotency`` and ``test_subscribe_attributes``).
+        """
         out = {
             "SubscriptionArn": self.arn,
             "TopicArn": self.topic_arn,
@@ -73,10 +89,10 @@ class SubscriptionRecord:
             "PendingConfirmation": "false",
             "ConfirmationWasAuthenticated": "true",
             "RawMessageDelivery": str(self.raw_message_delivery).lower(),
-            "FilterPolicyScope": self.filter_policy_scope,
         }
         if self.filter_policy is not None:
             out["FilterPolicy"] = json.dumps(self.filter_policy.source)
+            out["FilterPolicyScope"] = self.filter_policy_scope
         if self.dead_letter_target_arn is not None:
             out["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": self.dead_letter_target_arn})
         return out
@@ -215,7 +231,9 @@ def check_subscription(
             + error.message.removeprefix("Invalid parameter: ")
         ) from None
     if dead_letter_queue_fifo is not None:
-        check_subscription_dlq(topic_fifo=topic_fifo, dlq_fifo=dead_letter_queue_fifo)
+        check_subscription_dlq(
+            topic_fifo=topic_fifo, endpoint_fifo=queue_fifo, dlq_fifo=dead_letter_queue_fifo
+        )
     return policy, scope
 
 
@@ -233,16 +251,26 @@ def check_raw_message_delivery(value: object) -> bool:
     return value
 
 
-def check_subscription_dlq(*, topic_fifo: bool, dlq_fifo: bool) -> None:
-    """Raise InvalidParameter unless the DLQ's type matches the topic's.
+def check_subscription_dlq(*, topic_fifo: bool, endpoint_fifo: bool, dlq_fifo: bool) -> None:
+    """Raise InvalidParameter unless the DLQ's type suits the subscription.
 
-    A FIFO topic's subscriptions need a FIFO DLQ, a standard topic's a standard one.
+    A FIFO subscription (a FIFO queue on a FIFO topic) needs a FIFO DLQ, with AWS's
+    text "Invalid parameter: RedrivePolicy: must use a FIFO queue as DLQ for a FIFO
+    Subscription to a FIFO Topic." (LocalStack's AWS-validated snapshot of
+    ``test_validations_for_fifo``, test_sns.py). A standard queue's subscription to
+    a FIFO topic takes a standard DLQ (same recording) or a FIFO one. A standard
+    topic's subscriptions need a standard DLQ, as the SNS guide says ("standard
+    topic subscriptions use standard queues"); that text is ours.
     """
-    if dlq_fifo != topic_fifo:
-        kind = "a FIFO" if topic_fifo else "a standard"
+    if topic_fifo and endpoint_fifo and not dlq_fifo:
         raise InvalidParameter(
-            f"Invalid parameter: RedrivePolicy: must use {kind} queue as DLQ for a "
-            f"subscription to {kind} topic."
+            "Invalid parameter: RedrivePolicy: must use a FIFO queue as DLQ for a FIFO "
+            "Subscription to a FIFO Topic."
+        )
+    if not topic_fifo and dlq_fifo:
+        raise InvalidParameter(
+            "Invalid parameter: RedrivePolicy: must use a standard queue as DLQ for a "
+            "subscription to a standard topic."
         )
 
 
@@ -392,15 +420,23 @@ class TopicMachine:
     def deduplicate(self, publication: Publication, now: float) -> tuple[str, str] | None:
         """The (message id, sequence number) of an earlier publish this one repeats.
 
-        A repeat within 5 minutes is accepted and not delivered again.
+        A repeat within 5 minutes is accepted and not delivered again: within the
+        topic, or with ``FifoThroughputScope`` ``MessageGroup`` within the message
+        group (the SNS API reference, SetTopicAttributes).
         """
-        key = publication.message_deduplication_id
+        key = self._dedup_key(publication)
         if key is None:
             return None
         expiry = self._dedup_expiry
         while expiry and expiry[0][0] <= now:
             self._dedup.pop(expiry.popleft()[1], None)
         return self._dedup.get(key)
+
+    def _dedup_key(self, publication: Publication) -> str | None:
+        key = publication.message_deduplication_id
+        if key is not None and self.settings.fifo_throughput_scope == "MessageGroup":
+            return f"{publication.message_group_id}\n{key}"  # a newline is in no FIFO id
+        return key
 
     def remember(
         self,
@@ -416,7 +452,7 @@ class TopicMachine:
         sequence_number = str(_SEQUENCE_BASE + self._sequence)
         if changes is not None:
             changes.topics.add(self.name)
-        key = publication.message_deduplication_id
+        key = self._dedup_key(publication)
         if key is not None:
             self._dedup[key] = (message_id, sequence_number)
             if changes is not None:

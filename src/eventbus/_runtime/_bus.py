@@ -10,6 +10,8 @@ from .._core._errors import EventBusError, InvalidParameterValue, bounded_repr
 from .._core._ids import IdSource
 from .._core._message import QueueStatistics
 from .._core._paging import Page
+from .._core._settings import DeduplicationScope, FifoThroughputLimit, FifoThroughputScope
+from .._models import RedriveAllowPolicy, RedrivePolicy, given_options
 from .._store._memory import Store
 from ._backend import CLOSED, NOT_OPEN, Backend, BusClosed
 from ._clock import Clock, SystemClock, VirtualClock
@@ -163,27 +165,80 @@ class Bus:
     # ------------------------------------------------------------------ queues
 
     async def create_queue(
-        self, /, name: str, *, tags: Mapping[str, str] | None = None, **attributes: Any
+        self,
+        /,
+        name: str,
+        *,
+        visibility_timeout: int | None = None,
+        delay_seconds: int | None = None,
+        message_retention_period: int | None = None,
+        maximum_message_size: int | None = None,
+        receive_message_wait_time_seconds: int | None = None,
+        redrive_policy: RedrivePolicy | None = None,
+        redrive_allow_policy: RedriveAllowPolicy | None = None,
+        fifo_queue: bool | None = None,
+        content_based_deduplication: bool | None = None,
+        deduplication_scope: DeduplicationScope | None = None,
+        fifo_throughput_limit: FifoThroughputLimit | None = None,
+        kms_master_key_id: str | None = None,
+        kms_data_key_reuse_period_seconds: int | None = None,
+        sqs_managed_sse_enabled: bool | None = None,
+        policy: str | Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> Queue:
-        """Create a queue, or return the existing one if its attributes match.
+        """Create a queue, or return the existing one if the attributes given match it.
 
-        Attribute keywords are the snake_case AWS names: ``visibility_timeout``
-        (0-43200, default 30), ``delay_seconds`` (0-900, 0),
-        ``message_retention_period`` (60-1209600, 345600), ``maximum_message_size``
-        (1024-1048576, 1048576), ``receive_message_wait_time_seconds`` (0-20, 0),
-        ``redrive_policy`` (a :class:`RedrivePolicy`), ``redrive_allow_policy``,
-        ``fifo_queue``, ``content_based_deduplication``, ``deduplication_scope``,
-        ``fifo_throughput_limit``, ``policy`` (the access policy, as JSON text or a
-        mapping; ``""`` or None removes it).
+        The keywords are the snake_case AWS attribute names; None (the default)
+        means "not given": a new queue takes AWS's default, and an existing queue is
+        compared only on the attributes given, as SQS does (so ``create_queue(name)``
+        returns the queue whatever its attributes).
 
-        ``tags`` (the rules of :meth:`Queue.tag`) tag a new queue; a queue that
-        exists already is returned with its own tags, the given ones not applied.
+        Args:
+            name: 1-80 letters, digits, ``-`` and ``_``; a FIFO queue's ends in ``.fifo``.
+            visibility_timeout: 0-43200 seconds (AWS's default 30).
+            delay_seconds: 0-900 (0).
+            message_retention_period: 60-1209600 seconds (345600, 4 days).
+            maximum_message_size: 1024-1048576 bytes (1048576).
+            receive_message_wait_time_seconds: 0-20 (0).
+            redrive_policy: where messages go after too many receives.
+            redrive_allow_policy: which queues may use this one as their DLQ.
+            fifo_queue: True for a FIFO queue (a standard queue knows no
+                ``FifoQueue`` attribute: False is refused, as on AWS).
+            content_based_deduplication: FIFO only (False).
+            deduplication_scope: FIFO only: ``queue`` (the default) or
+                ``messageGroup``.
+            fifo_throughput_limit: FIFO only: ``perQueue`` (the default) or
+                ``perMessageGroupId`` (only with ``deduplication_scope="messageGroup"``).
+            kms_master_key_id: SSE-KMS key (kept and returned; nothing is encrypted).
+            kms_data_key_reuse_period_seconds: 60-86400 (300).
+            sqs_managed_sse_enabled: SSE-SQS (True; off once a KMS key is set).
+            policy: the access policy, as JSON text or a mapping (none).
+            tags: tag a new queue (the rules of :meth:`Queue.tag`); a queue that
+                exists already is returned with its own tags, the given ones not
+                applied.
 
         Raises:
             EventBusError: ``InvalidParameterValue`` (name, redrive policy),
                 ``InvalidAttributeValue``, ``InvalidAttributeName``,
                 ``QueueAlreadyExists``, ``QueueDeletedRecently``.
         """
+        attributes = given_options(
+            visibility_timeout=visibility_timeout,
+            delay_seconds=delay_seconds,
+            message_retention_period=message_retention_period,
+            maximum_message_size=maximum_message_size,
+            receive_message_wait_time_seconds=receive_message_wait_time_seconds,
+            redrive_policy=redrive_policy,
+            redrive_allow_policy=redrive_allow_policy,
+            fifo_queue=fifo_queue,
+            content_based_deduplication=content_based_deduplication,
+            deduplication_scope=deduplication_scope,
+            fifo_throughput_limit=fifo_throughput_limit,
+            kms_master_key_id=kms_master_key_id,
+            kms_data_key_reuse_period_seconds=kms_data_key_reuse_period_seconds,
+            sqs_managed_sse_enabled=sqs_managed_sse_enabled,
+            policy=policy,
+        )
         if tags is None:
             return await self.backend.create_queue(name, **attributes)
         return await self.backend.create_queue(name, tags=tags, **attributes)
@@ -211,18 +266,48 @@ class Bus:
     # ------------------------------------------------------------------ topics
 
     async def create_topic(
-        self, /, name: str, *, tags: Mapping[str, str] | None = None, **attributes: Any
+        self,
+        /,
+        name: str,
+        *,
+        fifo_topic: bool | None = None,
+        content_based_deduplication: bool | None = None,
+        display_name: str | None = None,
+        fifo_throughput_scope: FifoThroughputScope | None = None,
+        kms_master_key_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> Topic:
-        """Create a topic, or return the existing one if its attributes match.
+        """Create a topic, or return the existing one if the attributes given match it.
+
+        None (the default) means "not given": a new topic takes AWS's default, and
+        an existing topic is compared only on the attributes given, as SNS does.
+
+        Args:
+            name: 1-256 letters, digits, ``-`` and ``_``; a FIFO topic's ends in ``.fifo``.
+            fifo_topic: True for a FIFO topic (False).
+            content_based_deduplication: FIFO only (False).
+            display_name: up to 100 characters ("").
+            fifo_throughput_scope: FIFO only: ``Topic`` (the default: deduplication
+                across the topic) or ``MessageGroup`` (within each message group).
+            kms_master_key_id: SSE key (kept and returned; nothing is encrypted).
+            tags: tag a new topic (the rules of :meth:`Topic.tag`); for a topic that
+                exists already every tag given must be one it has.
 
         ``tags`` (the rules of :meth:`Topic.tag`) tag a new topic; for a topic that
         exists already every tag given must be one it has.
 
         Raises:
             EventBusError: ``InvalidParameter`` (a bad name, attribute or tag, the
-                name is taken with other attributes, or the topic exists "with
-                different tags"), ``TagLimitExceeded``.
+                name is taken with a different value for an attribute given, or the
+                topic exists "with different tags"), ``TagLimitExceeded``.
         """
+        attributes = given_options(
+            fifo_topic=fifo_topic,
+            content_based_deduplication=content_based_deduplication,
+            display_name=display_name,
+            fifo_throughput_scope=fifo_throughput_scope,
+            kms_master_key_id=kms_master_key_id,
+        )
         if tags is None:
             return await self.backend.create_topic(name, **attributes)
         return await self.backend.create_topic(name, tags=tags, **attributes)
@@ -309,15 +394,44 @@ class Bus:
 
     # ---------------------------------------------------------------- consumers
 
-    def consume(self, queue: Queue, handler: Handler, **options: Any) -> Consumer:
-        """A Lambda-style consumer of ``queue``; use it as ``async with``.
+    def consume(
+        self,
+        queue: Queue | str,
+        handler: Handler,
+        *,
+        batch_size: int = 10,
+        maximum_batching_window: float = 0,
+        max_concurrency: int | None = None,
+        function_timeout: float = 3,
+        report_batch_item_failures: bool = False,
+        function_name: str | None = None,
+        memory_limit_in_mb: int = 128,
+        run_sync_handlers_in_thread: bool = True,
+        stop_timeout: float | None = None,
+    ) -> Consumer:
+        """A Lambda-style consumer of ``queue`` (a handle, name, URL or ARN); use it
+        as ``async with``.
 
-        See :class:`~eventbus.Consumer` for the options.
+        A queue given by reference is looked up when the consumer is entered. See
+        :class:`~eventbus.Consumer` for the options.
         """
         from ._consumer import Consumer
 
         self._check_open()
-        return Consumer(self, queue, handler, **options)
+        return Consumer(
+            self,
+            queue,
+            handler,
+            batch_size=batch_size,
+            maximum_batching_window=maximum_batching_window,
+            max_concurrency=max_concurrency,
+            function_timeout=function_timeout,
+            report_batch_item_failures=report_batch_item_failures,
+            function_name=function_name,
+            memory_limit_in_mb=memory_limit_in_mb,
+            run_sync_handlers_in_thread=run_sync_handlers_in_thread,
+            stop_timeout=stop_timeout,
+        )
 
     # --------------------------------------------------------------- idleness
 

@@ -45,12 +45,12 @@ from .._core._errors import (
 from .._core._message import ReceivedMessage
 from ._backend import BusClosed
 from ._clock import Signal, SystemClock
+from ._handles import Queue
 from ._lambda import LambdaContext, sqs_event
 from ._log import Once, consumer_log
 
 if TYPE_CHECKING:
     from ._bus import Bus
-    from ._handles import Queue
 
 MAX_PAYLOAD_BYTES = 6_291_456
 """The synchronous invocation payload limit (6 MB)."""
@@ -106,7 +106,8 @@ class Consumer:
 
     Args:
         bus: the bus the queue belongs to.
-        queue: the queue to read.
+        queue: the queue to read: a handle, or its name, URL or ARN (looked up
+            when the consumer is entered; ``queue`` is its handle from then on).
         handler: an AWS Lambda handler, ``handler(event, context)``, sync or async.
         batch_size: 1-10,000 messages per invocation; more than 10 needs a
             batching window.
@@ -132,7 +133,7 @@ class Consumer:
     def __init__(
         self,
         bus: Bus,
-        queue: Queue,
+        queue: Queue | str,
         handler: Callable[[dict[str, Any], Any], Any],
         *,
         batch_size: int = 10,
@@ -171,15 +172,16 @@ class Consumer:
                 "Function timeout must be from 1 to 900 seconds, not "
                 f"{bounded_repr(function_timeout)}."
             )
-        if queue.fifo and batch_size > 10:
+        fifo = queue.fifo if isinstance(queue, Queue) else str(queue).endswith(".fifo")
+        if fifo and batch_size > 10:
             raise InvalidParameterValueException(
                 f"BatchSize must be from 1 to 10 for a FIFO queue, not {batch_size}."
             )
-        visibility = queue._visibility_timeout()
-        if function_timeout > visibility:
+        if isinstance(queue, Queue):
+            self._check_visibility(queue, function_timeout)
+        elif not isinstance(queue, str):
             raise InvalidParameterValueException(
-                f"Queue visibility timeout: {visibility} seconds is less than Function "
-                f"timeout: {function_timeout} seconds"
+                f"queue must be a Queue or a queue's name, URL or ARN, not {bounded_repr(queue)}."
             )
         if not isinstance(report_batch_item_failures, bool):
             raise InvalidParameterValueException(
@@ -191,7 +193,9 @@ class Consumer:
                 f"handler must be callable, not {bounded_repr(handler)}."
             )
         self.bus = bus
-        self.queue = queue
+        self._queue_reference = queue
+        if isinstance(queue, Queue):
+            self.queue: Queue = queue
         self.handler = handler
         self.maximum_batching_window = float(maximum_batching_window)
         self.max_concurrency = max_concurrency
@@ -228,12 +232,26 @@ class Consumer:
         self._tracebacks = Once()
         """The messages whose handler failure was logged with its traceback."""
 
+    @staticmethod
+    def _check_visibility(queue: Queue, function_timeout: float) -> None:
+        visibility = queue._visibility_timeout()
+        if function_timeout > visibility:
+            raise InvalidParameterValueException(
+                f"Queue visibility timeout: {visibility} seconds is less than Function "
+                f"timeout: {function_timeout} seconds"
+            )
+
     # ------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> Self:
         if self._stack is not None:
             raise RuntimeError("a Consumer can be entered only once")
         self.bus._check_open()
+        reference = self._queue_reference
+        if isinstance(reference, str):
+            queue = await self.bus.get_queue(reference)
+            self._check_visibility(queue, self.function_timeout)
+            self.queue = queue
         self._stack = AsyncExitStack()
         self._task_group = await self._stack.enter_async_context(anyio.create_task_group())
         self.bus._consumers.add(self)

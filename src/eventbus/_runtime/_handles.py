@@ -26,8 +26,11 @@ from .._core._batch import (
     SendBatchResultEntry,
 )
 from .._core._errors import UnsupportedOperation
+from .._core._filter_policy import FilterPolicyScope
 from .._core._message import PeekedMessage, QueueStatistics, ReceivedMessage, SendResult
 from .._core._paging import Page
+from .._core._settings import DeduplicationScope, FifoThroughputLimit
+from .._models import NOT_GIVEN, NotGiven, RedriveAllowPolicy, RedrivePolicy, given_options
 
 if TYPE_CHECKING:
     from ._move import MoveTask, MoveTaskStatus
@@ -175,15 +178,63 @@ class Queue(abc.ABC):
     async def get_attributes(self) -> dict[str, str]:
         """Every attribute under its AWS name, as GetQueueAttributes(All) returns them."""
 
-    @abc.abstractmethod
-    async def set_attributes(self, /, **attributes: Any) -> None:
-        """Change attributes, by the same keywords as ``Bus.create_queue``.
+    async def set_attributes(
+        self,
+        /,
+        *,
+        visibility_timeout: int | None = None,
+        delay_seconds: int | None = None,
+        message_retention_period: int | None = None,
+        maximum_message_size: int | None = None,
+        receive_message_wait_time_seconds: int | None = None,
+        redrive_policy: RedrivePolicy | NotGiven | None = NOT_GIVEN,
+        redrive_allow_policy: RedriveAllowPolicy | NotGiven | None = NOT_GIVEN,
+        fifo_queue: bool | None = None,
+        content_based_deduplication: bool | None = None,
+        deduplication_scope: DeduplicationScope | None = None,
+        fifo_throughput_limit: FifoThroughputLimit | None = None,
+        kms_master_key_id: str | None = None,
+        kms_data_key_reuse_period_seconds: int | None = None,
+        sqs_managed_sse_enabled: bool | None = None,
+        policy: str | Mapping[str, Any] | NotGiven | None = NOT_GIVEN,
+    ) -> None:
+        """Change the attributes given, by the same keywords as ``Bus.create_queue``.
 
-        ``redrive_policy=None`` removes the redrive policy.
+        An option left at None is not changed; ``redrive_policy=None``,
+        ``redrive_allow_policy=None`` and ``policy=None`` (or ``""``) remove those
+        policies, and
+        ``kms_master_key_id=""`` removes the KMS key (as AWS's empty values do).
+        ``fifo_queue`` is refused on a standard queue ("Unknown Attribute
+        FifoQueue.", as AWS), and changing a FIFO queue's type is refused.
 
         Raises:
             EventBusError: as ``Bus.create_queue``; nothing changes.
         """
+        attributes = given_options(
+            visibility_timeout=visibility_timeout,
+            delay_seconds=delay_seconds,
+            message_retention_period=message_retention_period,
+            maximum_message_size=maximum_message_size,
+            receive_message_wait_time_seconds=receive_message_wait_time_seconds,
+            fifo_queue=fifo_queue,
+            content_based_deduplication=content_based_deduplication,
+            deduplication_scope=deduplication_scope,
+            fifo_throughput_limit=fifo_throughput_limit,
+            kms_master_key_id=kms_master_key_id,
+            kms_data_key_reuse_period_seconds=kms_data_key_reuse_period_seconds,
+            sqs_managed_sse_enabled=sqs_managed_sse_enabled,
+        )
+        if redrive_policy is not NOT_GIVEN:
+            attributes["redrive_policy"] = redrive_policy
+        if redrive_allow_policy is not NOT_GIVEN:
+            attributes["redrive_allow_policy"] = redrive_allow_policy
+        if policy is not NOT_GIVEN:
+            attributes["policy"] = policy
+        await self._set_attributes(attributes)
+
+    @abc.abstractmethod
+    async def _set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """SetQueueAttributes of the attributes given (snake_case keys)."""
 
     @abc.abstractmethod
     async def delete_queue(self) -> None:
@@ -453,23 +504,36 @@ class Topic(abc.ABC):
         self,
         queue: Queue | str,
         *,
-        raw_message_delivery: bool = False,
+        raw_message_delivery: bool | None = None,
         filter_policy: Mapping[str, Any] | str | None = None,
-        filter_policy_scope: str = "MessageAttributes",
+        filter_policy_scope: FilterPolicyScope | None = None,
         dead_letter_queue: Queue | str | None = None,
     ) -> Subscription:
-        """Subscribe a queue (a handle, or its ARN); again with the same settings
-        returns the same subscription.
+        """Subscribe a queue (a handle, or its name, URL or ARN), or return its
+        existing subscription.
+
+        None (the default) means "not given": a new subscription takes SNS's
+        defaults (the JSON envelope, no filter policy, scope ``MessageAttributes``,
+        no dead-letter queue); subscribing the queue again returns its subscription
+        if every setting given equals the present one, as SNS does.
 
         On AWS this also adds a statement to the queue's access policy that lets
         this topic send to it, as SNS requires (SNS itself adds none). The local
         backend adds none: with ``Bus(enforce_queue_policies=True)`` deliveries
         arrive only once the queue's ``Policy`` allows the topic.
 
+        Args:
+            queue: the queue to deliver to.
+            raw_message_delivery: deliver the bare message and its attributes.
+            filter_policy: which messages to deliver (a dict or its JSON).
+            filter_policy_scope: ``MessageAttributes`` or ``MessageBody``.
+            dead_letter_queue: where deliveries the queue refuses go; a FIFO
+                subscription (a FIFO queue on a FIFO topic) needs a FIFO one.
+
         Raises:
             EventBusError: ``InvalidParameter`` (a bad policy or setting, a FIFO queue
-                on a standard topic, an existing subscription with other settings),
-                ``QueueDoesNotExist``.
+                on a standard topic, an existing subscription with a different value
+                for a setting given), ``QueueDoesNotExist``.
         """
 
     @abc.abstractmethod

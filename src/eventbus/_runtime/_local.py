@@ -13,8 +13,6 @@ import anyio.lowlevel
 
 from .._core._broker import Broker
 from .._core._errors import (
-    InvalidAttributeName,
-    InvalidAttributeValue,
     InvalidParameter,
     InvalidParameterValue,
     NotFound,
@@ -30,7 +28,7 @@ from .._core._queue import QueueMachine
 from .._core._settings import QUEUE_INT_ATTRIBUTES, QueueSettings, RedriveAllowRule, RedriveRule
 from .._core._tags import check_create_tags
 from .._core._topic import TopicMachine
-from .._models import QueueConfig, TopicConfig
+from .._models import QueueConfig, TopicConfig, check_queue_type_change
 from .._store._memory import MemoryStore, Store
 from ._backend import CLOSED, NOT_OPEN, Backend, BusClosed
 from ._clock import Clock, Signal
@@ -244,16 +242,15 @@ class LocalBackend(Backend):
     def _queue_settings(
         self, attributes: Mapping[str, Any], *, base: QueueSettings | None = None
     ) -> QueueSettings:
+        """The settings the attributes given make, on top of ``base`` (a set) or of
+        the defaults (a create)."""
         merged: dict[str, Any] = {}
-        if base is not None and attributes.get("fifo_queue", base.fifo_queue) != base.fifo_queue:
-            if base.fifo_queue:
-                raise InvalidAttributeValue(
-                    "Invalid value for the parameter FifoQueue. Reason: Modifying queue type "
-                    "is not supported."
-                )
-            raise InvalidAttributeName("Unknown Attribute FifoQueue.")
         if base is not None:
+            check_queue_type_change(base.fifo_queue, dict(attributes))
             merged = {key: getattr(base, key) for key in QUEUE_INT_ATTRIBUTES}
+            merged["kms_data_key_reuse_period_seconds"] = base.kms_data_key_reuse_period_seconds
+            if base.kms_master_key_id:
+                merged["kms_master_key_id"] = base.kms_master_key_id
             if base.fifo_queue:
                 merged |= {
                     "fifo_queue": True,
@@ -262,6 +259,10 @@ class LocalBackend(Backend):
                     "fifo_throughput_limit": base.fifo_throughput_limit,
                 }
         merged.update(attributes)
+        if base is not None and "sqs_managed_sse_enabled" not in attributes:
+            sse = base.sqs_managed_sse_enabled
+        else:
+            sse = attributes.get("sqs_managed_sse_enabled", True)
         config = QueueConfig(**merged)
         redrive = base.redrive_policy if base is not None else None
         if "redrive_policy" in attributes:
@@ -302,6 +303,9 @@ class LocalBackend(Backend):
             content_based_deduplication=config.content_based_deduplication,
             deduplication_scope=config.deduplication_scope,
             fifo_throughput_limit=config.fifo_throughput_limit,
+            kms_master_key_id=config.kms_master_key_id or None,
+            kms_data_key_reuse_period_seconds=config.kms_data_key_reuse_period_seconds,
+            sqs_managed_sse_enabled=sse is True and not config.kms_master_key_id,
         )
 
     def _queue_arn(self, reference: str) -> str:
@@ -324,7 +328,9 @@ class LocalBackend(Backend):
         given_tags = check_create_tags(tags, resource=name, sns=False)
         broker = self._broker
         new = broker.queue_by_name(name) is None
-        machine = broker.create_queue(name, settings, now=self.clock.now())
+        machine = broker.create_queue(
+            name, settings, now=self.clock.now(), given=frozenset(attributes)
+        )
         if new and given_tags:
             broker.tag(machine.arn, given_tags, resource=name, sns=False)
         self._after()
@@ -368,13 +374,13 @@ class LocalBackend(Backend):
             existing: TopicMachine | None = broker.topic(name)
         except NotFound:
             existing = None
-        if existing is not None and existing.settings == settings:
+        if existing is not None and existing.settings.same_as(settings, attributes):
             have = broker.tags.get(existing.arn, {})
             if any(have.get(key) != value for key, value in given_tags.items()):
                 raise InvalidParameter(
                     "Invalid parameter: Tags Reason: Topic already exists with different tags"
                 )
-        machine = broker.create_topic(name, settings)
+        machine = broker.create_topic(name, settings, given=frozenset(attributes))
         if existing is None and given_tags:
             broker.tag(machine.arn, given_tags, resource=machine.arn, sns=True)
         self._after()

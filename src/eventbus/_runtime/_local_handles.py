@@ -27,6 +27,7 @@ from .._core._errors import (
     ResourceNotFound,
     bounded_repr,
 )
+from .._core._filter_policy import FilterPolicyScope
 from .._core._message import PeekedMessage, QueueStatistics, ReceivedMessage, SendResult
 from .._core._names import queue_url
 from .._core._paging import Page
@@ -213,11 +214,10 @@ class LocalQueue(Queue):
             "ApproximateNumberOfMessagesDelayed": str(stats.delayed),
             "CreatedTimestamp": str(int(machine.created_at)),
             "LastModifiedTimestamp": str(int(machine.last_modified_at)),
-            "SqsManagedSseEnabled": "true",
         }
 
     @durable
-    async def set_attributes(self, /, **attributes: Any) -> None:
+    async def _set_attributes(self, attributes: Mapping[str, Any]) -> None:
         machine = self._live()
         local = self._local
         settings = local._queue_settings(attributes, base=machine.settings)
@@ -452,21 +452,18 @@ class LocalTopic(Topic):
         self,
         queue: Queue | str,
         *,
-        raw_message_delivery: bool = False,
+        raw_message_delivery: bool | None = None,
         filter_policy: Mapping[str, Any] | str | None = None,
-        filter_policy_scope: str = "MessageAttributes",
+        filter_policy_scope: FilterPolicyScope | None = None,
         dead_letter_queue: Queue | str | None = None,
     ) -> Subscription:
         broker = self._local._broker
-        if isinstance(queue, LocalQueue):
-            machine = queue._live()
-        elif isinstance(queue, str) and queue.startswith("arn:aws:sqs:"):
-            machine = broker.queue(queue)
-        else:
+        if not isinstance(queue, Queue | str):
             raise InvalidParameter(
-                f"Invalid parameter: SQS endpoint ARN (got {bounded_repr(queue)}; pass a Queue "
-                "or its ARN)"
+                f"Invalid parameter: Endpoint (got {bounded_repr(queue)}; pass a Queue or its "
+                "name, URL or ARN)"
             )
+        machine = _queue_machine(self._local, queue)
         record = broker.subscribe(
             self._live(),
             machine,

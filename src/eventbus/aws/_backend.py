@@ -20,7 +20,7 @@ from .._core._errors import (
 from .._core._names import check_queue_name, check_topic_name, queue_name_from
 from .._core._paging import Page, check_max_results
 from .._core._policy import check_policy
-from .._core._settings import QUEUE_AWS_NAMES, RedriveAllowRule, RedriveRule
+from .._core._settings import QUEUE_AWS_NAMES, TOPIC_AWS_NAMES, RedriveAllowRule, RedriveRule
 from .._core._tags import check_create_tags
 from .._models import QueueConfig, TopicConfig
 from .._runtime._backend import CLOSED, NOT_OPEN, Backend, BusClosed
@@ -218,7 +218,8 @@ class AwsBackend(Backend):
     async def create_queue(
         self, /, name: str, *, tags: Mapping[str, str] | None = None, **attributes: Any
     ) -> AwsQueue:
-        """Create a queue (CreateQueue) with the attributes and tags given, and only those."""
+        """Create a queue (CreateQueue) with the attributes and tags given, and only
+        those, so that SQS returns an existing queue unless an attribute differs."""
         config = QueueConfig(**attributes)
         check_queue_name(name, fifo=config.fifo_queue)
         given_tags = check_create_tags(tags, resource=name, sns=False)
@@ -342,11 +343,15 @@ class AwsBackend(Backend):
     async def create_topic(
         self, /, name: str, *, tags: Mapping[str, str] | None = None, **attributes: Any
     ) -> AwsTopic:
-        """Create a topic (CreateTopic, with the tags given), or return the existing one."""
-        settings = TopicConfig(**attributes).to_core()
-        check_topic_name(name, fifo=settings.fifo_topic)
+        """Create a topic (CreateTopic) with the attributes and tags given, and only
+        those, so that SNS returns an existing topic unless an attribute differs."""
+        config = TopicConfig(**attributes)
+        check_topic_name(name, fifo=config.fifo_topic)
         given_tags = check_create_tags(tags, resource=name, sns=True)
-        aws = {k: v for k, v in settings.to_aws().items() if k != "DisplayName" or v}
+        aws: dict[str, str] = {}
+        for key in attributes:
+            value = getattr(config, key)
+            aws[TOPIC_AWS_NAMES[key]] = bool_text(value) if isinstance(value, bool) else value
         request: dict[str, Any] = {"Name": name, "Attributes": aws}
         if given_tags:
             request["Tags"] = [{"Key": k, "Value": v} for k, v in given_tags.items()]

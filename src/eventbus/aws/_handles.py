@@ -37,6 +37,7 @@ from .._core._errors import (
     ParameterValueInvalid,
     bounded_repr,
 )
+from .._core._filter_policy import FilterPolicyScope
 from .._core._message import QueueStatistics, ReceivedMessage, SendResult
 from .._core._names import queue_name_from
 from .._core._paging import Page, check_max_results
@@ -57,7 +58,7 @@ from .._core._topic import (
     check_subscription_dlq,
     compile_policy,
 )
-from .._models import QueueConfig
+from .._models import QueueConfig, check_queue_type_change
 from .._runtime._handles import PublishResult, Queue, Subscription, Topic
 from ._convert import attributes_to_aws, bool_text, received_from_aws
 from ._errors import aws_code
@@ -320,14 +321,27 @@ class AwsQueue(Queue):
             self._visibility = int(attributes["VisibilityTimeout"])
         return attributes
 
-    async def set_attributes(self, /, **attributes: Any) -> None:
-        """SetQueueAttributes with the attributes given (checked by the local rules)."""
+    async def _set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """SetQueueAttributes with the attributes given (checked by the local rules;
+        the present ``DeduplicationScope`` or ``FifoThroughputLimit`` is read when
+        only the other is given, to check the pair)."""
+        given = dict(attributes)
+        check_queue_type_change(self.fifo, given)
         base: dict[str, Any] = {"fifo_queue": True} if self.fifo else {}
-        config = QueueConfig(**(base | attributes))
-        aws = await self._aws._queue_attributes(config, set(attributes))
+        pair = {
+            "deduplication_scope": "DeduplicationScope",
+            "fifo_throughput_limit": "FifoThroughputLimit",
+        }
+        missing = [key for key in pair if key not in given]
+        if self.fifo and len(missing) == 1:
+            present = await self._attributes(pair[missing[0]])
+            if pair[missing[0]] in present:
+                base[missing[0]] = present[pair[missing[0]]]
+        config = QueueConfig(**(base | given))
+        aws = await self._aws._queue_attributes(config, set(given))
         with self._aws.call():
             await self._aws.sqs.set_queue_attributes(QueueUrl=self.url, Attributes=aws)  # type: ignore[arg-type]
-        if "visibility_timeout" in attributes:
+        if "visibility_timeout" in given:
             self._visibility = config.visibility_timeout
 
     async def delete_queue(self) -> None:
@@ -529,7 +543,11 @@ class AwsSubscription(Subscription):
             return
         aws = self._aws
         dlq = await aws._queue_of(queue)
-        check_subscription_dlq(topic_fifo=self.topic_arn.endswith(".fifo"), dlq_fifo=dlq.fifo)
+        check_subscription_dlq(
+            topic_fifo=self.topic_arn.endswith(".fifo"),
+            endpoint_fifo=self.endpoint.endswith(".fifo"),
+            dlq_fifo=dlq.fifo,
+        )
         await allow_topic(aws, dlq, self.topic_arn)
         await self._set("RedrivePolicy", json.dumps({"deadLetterTargetArn": dlq.arn}))
 
@@ -567,39 +585,44 @@ class AwsTopic(Topic):
         self,
         queue: Queue | str,
         *,
-        raw_message_delivery: bool = False,
+        raw_message_delivery: bool | None = None,
         filter_policy: Mapping[str, Any] | str | None = None,
-        filter_policy_scope: str = "MessageAttributes",
+        filter_policy_scope: FilterPolicyScope | None = None,
         dead_letter_queue: Queue | str | None = None,
     ) -> Subscription:
-        """Allow the topic in the queue's policy (SetQueueAttributes), then Subscribe.
+        """Allow the topic in the queue's policy (SetQueueAttributes), then Subscribe
+        with the settings given, and only those (SNS then returns an existing
+        subscription unless one of them differs); then GetSubscriptionAttributes.
 
         The settings are checked by the local rules first. If Subscribe fails, the
         policy statements added for it are taken back.
         """
         aws = self._aws
-        if isinstance(queue, AwsQueue):
-            target = queue
-        elif isinstance(queue, str) and queue.startswith("arn:aws"):
-            target = await aws.get_queue(queue)
-        else:
+        if not isinstance(queue, Queue | str):
             raise InvalidParameter(
-                f"Invalid parameter: SQS endpoint ARN (got {bounded_repr(queue)}; pass a Queue "
-                "of this "
-                "backend or its ARN)"
+                f"Invalid parameter: Endpoint (got {bounded_repr(queue)}; pass a Queue or its "
+                "name, URL or ARN)"
             )
+        target = await aws._queue_of(queue)
         dlq = None if dead_letter_queue is None else await aws._queue_of(dead_letter_queue)
         compiled, _ = check_subscription(
             topic_fifo=self.name.endswith(".fifo"),
             queue_fifo=target.fifo,
-            raw_message_delivery=raw_message_delivery,
+            raw_message_delivery=False if raw_message_delivery is None else raw_message_delivery,
             filter_policy=filter_policy,
-            filter_policy_scope=filter_policy_scope,
+            filter_policy_scope=(
+                "MessageAttributes" if filter_policy_scope is None else filter_policy_scope
+            ),
             dead_letter_queue_fifo=None if dlq is None else dlq.fifo,
         )
-        attributes = {"RawMessageDelivery": bool_text(raw_message_delivery)}
-        if compiled is not None:
-            attributes["FilterPolicy"] = json.dumps(dict(compiled.source))
+        attributes: dict[str, str] = {}
+        if raw_message_delivery is not None:
+            attributes["RawMessageDelivery"] = bool_text(raw_message_delivery)
+        if filter_policy is not None:
+            attributes["FilterPolicy"] = (
+                "{}" if compiled is None else json.dumps(dict(compiled.source))
+            )
+        if filter_policy_scope is not None:
             attributes["FilterPolicyScope"] = filter_policy_scope
         if dlq is not None:
             attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq.arn})
@@ -620,12 +643,13 @@ class AwsTopic(Topic):
                     if previous is not None:
                         await restore_policy(aws, grant, previous)
             raise
-        arn = response["SubscriptionArn"]
-        return AwsSubscription(
+        subscription = AwsSubscription(
             aws,
-            arn,
-            {"TopicArn": self.arn, "Endpoint": target.arn, "Protocol": "sqs", **attributes},
+            response["SubscriptionArn"],
+            {"TopicArn": self.arn, "Endpoint": target.arn, "Protocol": "sqs"},
         )
+        await subscription.get_attributes()
+        return subscription
 
     async def subscriptions(self) -> list[Subscription]:
         """ListSubscriptionsByTopic (SQS subscriptions), then their attributes."""
