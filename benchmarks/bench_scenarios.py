@@ -29,7 +29,12 @@ from bench_harness import BODY, Figure, Sizes, Stopwatch, interleave, median
 
 from eventbus import Bus, EventBusError, Queue, Topic, VirtualClock
 from eventbus._core._attributes import MessageAttributeValue, to_attribute_value
-from eventbus._core._filter_policy import FilterPolicy, PublishedMessage, compile_filter_policy
+from eventbus._core._filter_policy import (
+    FilterPolicy,
+    FilterPolicyScope,
+    PublishedMessage,
+    compile_filter_policy,
+)
 
 # ------------------------------------------------------------------ 8. time travel
 
@@ -145,11 +150,11 @@ KINDS = ("order.created", "order.updated", "order.deleted", "order.refunded", "p
 CUSTOMERS = ("acme", "ACME", "globex", "initech")
 
 
-def policy(index: int) -> tuple[dict[str, Any], str]:
+def policy(index: int) -> tuple[dict[str, Any], FilterPolicyScope]:
     """Subscription ``index``'s filter policy and scope: ten templates, ten variants."""
     v = index // 10
     template = index % 10
-    scope = "MessageAttributes"
+    scope: FilterPolicyScope = "MessageAttributes"
     p: dict[str, Any]
     if template == 0:
         p = {"region": [REGIONS[v % 6], REGIONS[(v + 1) % 6]]}

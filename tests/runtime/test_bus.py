@@ -332,7 +332,7 @@ async def test_int_attribute_bounds_are_accepted(
 
 
 @pytest.mark.parametrize("value", [1.5, "30", True])
-async def test_int_attribute_of_wrong_type_is_refused(bus: Bus, value: object) -> None:
+async def test_int_attribute_of_wrong_type_is_refused(bus: Bus, value: Any) -> None:
     """A float, str or bool visibility timeout (an untyped caller's) raises
     InvalidAttributeValue."""
     error = await refused(bus.create_queue("q", visibility_timeout=value))
@@ -445,7 +445,8 @@ async def test_redrive_to_missing_queue_is_refused(bus: Bus) -> None:
 
 async def test_redrive_policy_that_is_not_a_policy_names_redrive_policy(bus: Bus) -> None:
     """A redrive_policy that is not a RedrivePolicy is refused with a message naming it."""
-    error = await refused(bus.create_queue("q", redrive_policy="not a policy"))
+    untyped: Any = "not a policy"
+    error = await refused(bus.create_queue("q", redrive_policy=untyped))
 
     assert error.code == "InvalidParameterValue"
     assert "parameter RedrivePolicy" in error.message
