@@ -424,18 +424,20 @@ class TopicMachine:
         topic, or with ``FifoThroughputScope`` ``MessageGroup`` within the message
         group (the SNS API reference, SetTopicAttributes).
         """
-        key = self._dedup_key(publication)
+        key = publication.message_deduplication_id
         if key is None:
             return None
+        key = self._dedup_key(key, publication)
         expiry = self._dedup_expiry
         while expiry and expiry[0][0] <= now:
             self._dedup.pop(expiry.popleft()[1], None)
         return self._dedup.get(key)
 
-    def _dedup_key(self, publication: Publication) -> str | None:
-        key = publication.message_deduplication_id
-        if key is not None and self.settings.fifo_throughput_scope == "MessageGroup":
-            return f"{publication.message_group_id}\n{key}"  # a newline is in no FIFO id
+    def _dedup_key(self, key: str, publication: Publication) -> str:
+        """The deduplication entry's key: the id, within the group if the scope is
+        ``MessageGroup`` (a newline is in no FIFO id, so keys cannot collide)."""
+        if self.settings.fifo_throughput_scope == "MessageGroup":
+            return f"{publication.message_group_id}\n{key}"
         return key
 
     def remember(
@@ -452,8 +454,9 @@ class TopicMachine:
         sequence_number = str(_SEQUENCE_BASE + self._sequence)
         if changes is not None:
             changes.topics.add(self.name)
-        key = self._dedup_key(publication)
+        key = publication.message_deduplication_id
         if key is not None:
+            key = self._dedup_key(key, publication)
             self._dedup[key] = (message_id, sequence_number)
             if changes is not None:
                 changes.topic_dedup.append(
