@@ -3,6 +3,10 @@
 Catch ``EventBusError`` and look at ``.code``, or catch a class from here::
 
     from eventbus.errors import QueueDoesNotExist
+
+``eventbus.StoreUnavailable`` (a commit the SQLite store could not make) is a
+:class:`ServiceUnavailable`, as AWS's answer to a transient failure is, and a
+:class:`StoreError`.
 """
 
 from ._core._errors import AccessDenied as AccessDenied
@@ -33,6 +37,7 @@ from ._core._errors import TagLimitExceeded as TagLimitExceeded
 from ._core._errors import TooManyEntriesInBatchRequest as TooManyEntriesInBatchRequest
 from ._core._errors import UnsupportedOperation as UnsupportedOperation
 from ._runtime._bus import NotIdle as NotIdle
+from ._store._sqlite import StoreError as StoreError
 
 __all__ = [
     "AccessDenied",
@@ -60,6 +65,7 @@ __all__ = [
     "ResourceNotFound",
     "ResourceNotFoundException",
     "ServiceUnavailable",
+    "StoreError",
     "TagLimitExceeded",
     "TooManyEntriesInBatchRequest",
     "UnsupportedOperation",
