@@ -8,6 +8,7 @@ building the same queue in memory.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
@@ -22,6 +23,7 @@ from eventbus import Bus, MemoryStore, SqliteStore, Store, VirtualClock
 from eventbus._core._broker import Broker
 from eventbus._core._ids import CountingIds
 from eventbus._core._settings import QueueSettings
+from eventbus._runtime._ids import UuidIds
 
 NOW = 1_767_225_600.0
 
@@ -35,9 +37,11 @@ async def _ops(store: Store, cycles: int) -> float:
 
 
 def _fill(path: Path, count: int) -> None:
-    """Store ``count`` messages, committing every 10,000 (a prefill, not measured)."""
+    """Store ``count`` messages, committing every 10,000 (a prefill, not measured).
+
+    Random message ids, as a bus makes them (their order is not the arrival order)."""
     store = SqliteStore(path)
-    broker = Broker(region="us-east-1", ids=CountingIds(), durable=True)
+    broker = Broker(region="us-east-1", ids=UuidIds(), durable=True)
     store.open(broker, NOW)
     queue = broker.create_queue("stored", QueueSettings(), now=NOW)
     assert broker.changes is not None
@@ -110,6 +114,11 @@ async def store(sizes: Sizes) -> list[Figure]:
 
         # One repetition: a restart of 1,000,000 messages is seconds long, not noisy.
         restarts = await interleave([("reopen", reopen), ("rebuild", rebuild)], 1)
+        _fill(directory / "shallow.db", 100)
+        depth = await _depth_cost(
+            {100: directory / "shallow.db", stored: directory / "restart.db"},
+            rounds=max(10, sizes.depth_rounds // 5),
+        )
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     figures = [
@@ -153,4 +162,45 @@ async def store(sizes: Sizes) -> list[Figure]:
             baseline_samples=restarts["rebuild"],
         )
     )
+    figures.append(
+        Figure(
+            "10",
+            f"receive(1)+delete on SQLite at a depth of {stored:,}, us per message",
+            depth[stored],
+            "us",
+            "the same at a depth of 100",
+            depth[100],
+            "lower",
+            target="<= 1.3x",
+            met=depth[stored] <= 1.3 * depth[100],
+        )
+    )
     return figures
+
+
+async def _depth_cost(paths: dict[int, Path], *, rounds: int) -> dict[int, float]:
+    """Microseconds per receive(1)+delete (a commit each, durability "process") on
+    databases of each depth, open side by side; the depths take turns round by round,
+    each round sends 200 messages (untimed) and times 200 receive+delete; medians."""
+    chunk = 200
+    samples: dict[int, list[float]] = {depth: [] for depth in paths}
+    async with contextlib.AsyncExitStack() as stack:
+        queues = {}
+        for depth, path in paths.items():
+            bus = await stack.enter_async_context(
+                Bus(clock=VirtualClock(NOW), store=SqliteStore(path))
+            )
+            queues[depth] = await bus.get_queue("stored")
+        depths = list(paths)
+        for index in range(rounds):
+            turn = index % len(depths)
+            for depth in depths[turn:] + depths[:turn]:
+                queue = queues[depth]
+                for _ in range(chunk // 10):
+                    await queue.send_batch(BATCH)
+                with Stopwatch() as sw:
+                    for _ in range(chunk):
+                        [message] = await queue.receive()
+                        await queue.delete(message.receipt_handle)
+                samples[depth].append(sw.seconds / chunk * 1e6)
+    return {depth: median(values) for depth, values in samples.items()}

@@ -47,6 +47,7 @@ from ._store._memory import MemoryStore as MemoryStore
 from ._store._memory import Store as Store
 from ._store._sqlite import SqliteStore as SqliteStore
 from ._store._sqlite import StoreError as StoreError
+from ._store._sqlite import StoreUnavailable as StoreUnavailable
 from ._version import __version__ as __version__
 
 __all__ = [
@@ -86,6 +87,7 @@ __all__ = [
     "MemoryStore",
     "SqliteStore",
     "StoreError",
+    "StoreUnavailable",
     "IdSource",
     "CountingIds",
     "EventBusError",

@@ -6,6 +6,10 @@ Catch ``EventBusError`` and look at ``.code``, or catch a class from here::
 
 Every class here names this module as its home, so a traceback shows
 ``eventbus.errors.QueueDoesNotExist``, where it can be imported from.
+
+``eventbus.StoreUnavailable`` (a commit the SQLite store could not make) is a
+:class:`ServiceUnavailable`, as AWS's answer to a transient failure is, and a
+:class:`StoreError`.
 """
 
 from ._core._errors import AccessDenied as AccessDenied

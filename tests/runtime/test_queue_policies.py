@@ -199,7 +199,18 @@ async def test_a_version_1_database_gains_the_tags_table(tmp_path: Path) -> None
     async with Bus(clock=VirtualClock(), store=SqliteStore(path)) as bus:
         await bus.create_queue("orders")
     con = sqlite3.connect(path)
-    con.executescript("DROP TABLE tags; PRAGMA user_version=1;")
+    # Back to schema 1: no tags table, no statistics column, messages keyed by id.
+    con.executescript(
+        "DROP TABLE tags; DROP TABLE meta; ALTER TABLE queues DROP COLUMN counters; "
+        "DROP TABLE messages; CREATE TABLE messages("
+        "queue TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL, "
+        "state TEXT NOT NULL, body TEXT NOT NULL, attributes TEXT, md5_of_body TEXT NOT NULL, "
+        "md5_of_attributes TEXT, sent_at REAL NOT NULL, enqueued_at REAL NOT NULL, "
+        "available_at REAL NOT NULL, size INTEGER NOT NULL, receive_count INTEGER NOT NULL, "
+        "first_received_at REAL, received_at REAL, system TEXT, group_id TEXT, "
+        "visible_order INTEGER NOT NULL, PRIMARY KEY (queue, message_id)) WITHOUT ROWID; "
+        "PRAGMA user_version=1;"
+    )
     con.close()
     async with Bus(clock=VirtualClock(), store=SqliteStore(path)) as bus:
         queue = await bus.get_queue("orders")

@@ -174,14 +174,14 @@ async def test_a_move_task_running_at_a_crash_resumes(tmp_path: Path) -> None:
 
 
 async def test_a_second_owner_is_refused(tmp_path: Path) -> None:
-    """While one bus owns the database, opening it again is refused, naming the owner."""
+    """While one bus owns the database, opening it again is refused, saying who owns it."""
     db = tmp_path / "bus.db"
     async with bus_at(db, T0):
         with pytest.raises(StoreError) as caught:
             async with bus_at(db, T0):
                 pass
 
-    assert "in use by another process (pid" in caught.value.message
+    assert "is open already in this process, by another Bus" in caught.value.message
     async with bus_at(db, T0) as bus:  # free again once closed
         assert [] == await bus.list_queues()
 

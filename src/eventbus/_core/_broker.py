@@ -160,6 +160,68 @@ class Broker:
         """Put back a move task (call oldest first)."""
         self._move_tasks.setdefault(record.source_arn, []).insert(0, record)
 
+    def adopt(
+        self,
+        fresh: Broker,
+        *,
+        queues: Collection[str],
+        topics: bool,
+        move_tasks: bool,
+        dropped: Mapping[str, QueueMachine] | None = None,
+    ) -> None:
+        """Take from ``fresh`` (loaded from a durable store) the state of the named
+        queues, of the deleted-queue history, and of the topics and the move tasks
+        when asked: how a store undoes changes it could not keep.
+
+        Machines and records that exist on both sides keep their identity (they take
+        the loaded state), so handles on them stay valid; ``dropped`` gives the
+        machines of queues deleted since the last commit, to bring back the same way.
+        """
+        dropped = dropped or {}
+        for name in queues:
+            loaded = fresh._queues.get(name)
+            current = self._queues.get(name) or dropped.get(name)
+            if loaded is None:
+                self._queues.pop(name, None)
+            elif current is None:
+                self._queues[name] = loaded
+            else:
+                # The cumulative statistics stay as counted: the file may hold older ones.
+                counters = current.durable_counters()
+                _take_state(current, loaded)
+                current.restore_counters(counters)
+                self._queues[name] = current
+        self._deleted_at = fresh._deleted_at
+        if topics:
+            records = {
+                arn: record
+                for topic in self._topics.values()
+                for arn, record in topic.subscriptions.items()
+            }
+            kept: dict[str, TopicMachine] = {}
+            for name, loaded_topic in fresh._topics.items():
+                current_topic = self._topics.get(name)
+                if current_topic is None:
+                    current_topic = loaded_topic
+                else:
+                    _take_state(current_topic, loaded_topic)
+                for arn, loaded_record in list(current_topic.subscriptions.items()):
+                    old = records.get(arn)
+                    if old is not None:
+                        _take_state(old, loaded_record)
+                        current_topic.subscriptions[arn] = old
+                kept[name] = current_topic
+            self._topics = kept
+        if move_tasks:
+            by_handle = {task.task_handle: task for task in self.move_tasks()}
+            for tasks in fresh._move_tasks.values():
+                for index, loaded_task in enumerate(tasks):
+                    old_task = by_handle.get(loaded_task.task_handle)
+                    if old_task is not None:
+                        _take_state(old_task, loaded_task)
+                        tasks[index] = old_task
+            self._move_tasks = fresh._move_tasks
+
     def deleted_queues(self) -> dict[str, float]:
         """Names of deleted queues and when they were deleted."""
         return dict(self._deleted_at)
@@ -408,6 +470,8 @@ class Broker:
         """
         touched: list[QueueMachine] = []
         self._move_tasks_changed()
+        if task.expire(now):
+            return touched
         source = self.queue_by_arn(task.source_arn)
         if source is None:
             task.finish("FAILED", "AWS.SimpleQueueService.NonExistentQueue")
@@ -985,3 +1049,15 @@ def check_sns_may_send(queue: QueueMachine, topic: TopicMachine) -> None:
             f"denied. (The queue's policy does not allow sqs:SendMessage to "
             f"sns.amazonaws.com from {topic.arn}.)"
         )
+
+
+def _take_state(target: object, source: object) -> None:
+    """Make ``target`` hold what ``source`` (an object of the same class) holds."""
+    if hasattr(target, "__dict__"):
+        vars(target).clear()
+        vars(target).update(vars(source))
+    for cls in type(target).__mro__:
+        slots = getattr(cls, "__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            if slot not in ("__dict__", "__weakref__") and hasattr(source, slot):
+                setattr(target, slot, getattr(source, slot))

@@ -33,8 +33,11 @@ class Changes:
 
     def clear(self) -> None:
         """Forget everything (after a commit)."""
-        self.messages: dict[str, dict[str, StoredMessage | None]] = {}
-        """queue -> message id -> the record to save, or None to delete it."""
+        self.messages: dict[str, dict[str, StoredMessage]] = {}
+        """queue -> message id -> the record: to save while it is live (delayed,
+        visible, in flight), to delete once its state is final (deleted, ...). The
+        record, not None, for a deletion too: a store finds the row by the record's
+        arrival number, which keeps the rows it touches together."""
         self.queues: set[str] = set()
         """Queues whose settings or counters to save."""
         self.removed_queues: dict[str, float] = {}
@@ -54,8 +57,8 @@ class Changes:
         self.tags: set[str] = set()
         """ARNs of queues and topics whose tags changed."""
 
-    def message(self, queue: str, message_id: str, record: StoredMessage | None) -> None:
-        """Record that a message is to be saved (or, with None, deleted)."""
+    def message(self, queue: str, message_id: str, record: StoredMessage) -> None:
+        """Record that a message is to be saved (or deleted, if its state is final)."""
         pending = self.messages.get(queue)
         if pending is None:
             pending = self.messages[queue] = {}

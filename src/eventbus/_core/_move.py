@@ -21,6 +21,16 @@ from ._errors import InvalidParameterValue, ResourceNotFoundException, echo
 MAX_RATE: Final = 500
 """The most messages per second a task may be limited to."""
 
+MAX_DURATION: Final = 36 * 60 * 60
+"""How long a task may run, in seconds: SQS gives a message move task at most 36 hours
+(the SQS Developer Guide's dead-letter queue redrive page, in the versions archived
+when redrive tasks came out; the spec notes, section 2.5)."""
+
+EXPIRED_REASON: Final = "The task reached the maximum duration of 36 hours."
+"""The ``FailureReason`` of a task stopped at :data:`MAX_DURATION`. AWS documents the
+limit, not the status or reason it leaves; a task that ends with messages not moved is
+reported as SQS reports other unfinished tasks: ``FAILED``, with this reason."""
+
 MoveTaskStatusName = Literal["RUNNING", "COMPLETED", "CANCELLING", "CANCELLED", "FAILED"]
 
 
@@ -49,6 +59,22 @@ class MoveTaskRecord:
     def running(self) -> bool:
         """True while the task may still move messages."""
         return self.status == "RUNNING"
+
+    @property
+    def deadline(self) -> float:
+        """When the task stops if it has not finished: :data:`MAX_DURATION` after its start."""
+        return self.started_at + MAX_DURATION
+
+    def expire(self, now: float) -> bool:
+        """End a running task that has reached :data:`MAX_DURATION` as ``FAILED``.
+
+        Returns:
+            True if the task ended now.
+        """
+        if self.running and now >= self.deadline:
+            self.finish("FAILED", EXPIRED_REASON)
+            return True
+        return False
 
     def finish(self, status: MoveTaskStatusName, failure_reason: str | None = None) -> None:
         """End the task (a task ends once)."""

@@ -326,7 +326,7 @@ class QueueMachine:
             self._order.removed(message)
         changes = self.changes
         if changes is not None:
-            changes.message(self.name, message.message_id, message if new in _LIVE else None)
+            changes.message(self.name, message.message_id, message)
 
     def _push(self, heap: list[_HeapEntry], message: StoredMessage, state: MessageState) -> None:
         heapq.heappush(heap, (message.available_at, message.seq, message.epoch, message))
@@ -1145,6 +1145,33 @@ class QueueMachine:
     def restore(self, seq: int, last_purge: float | None) -> None:
         """Take back the arrival counter and last purge (on an empty machine)."""
         self._seq, self._last_purge = seq, last_purge
+
+    def durable_counters(self) -> list[int]:
+        """The cumulative statistics (sent, received, redelivered, purged, deleted,
+        dead-lettered, expired), for a durable store to keep."""
+        finished = self._finished
+        return [
+            self._sent,
+            self._received,
+            self._redelivered,
+            self._purged,
+            finished[DELETED],
+            finished[DEAD_LETTERED],
+            finished[EXPIRED],
+        ]
+
+    def restore_counters(self, counters: list[int]) -> None:
+        """Take back what :meth:`durable_counters` gave (on an empty machine)."""
+        finished = self._finished
+        (
+            self._sent,
+            self._received,
+            self._redelivered,
+            self._purged,
+            finished[DELETED],
+            finished[DEAD_LETTERED],
+            finished[EXPIRED],
+        ) = counters
 
     def restore_messages(self, messages: list[StoredMessage]) -> None:
         """Index stored records in the states they were kept in (on an empty machine)."""

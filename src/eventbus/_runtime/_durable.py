@@ -30,7 +30,9 @@ def durable(
 
     With a store that commits in the background (group commit), the call waits for
     the commit that holds its change; otherwise the change was committed already and
-    this costs one check.
+    this costs one check. The wait always ends: that commit either succeeds or hands
+    its failure (``StoreUnavailable``) to every call waiting for it, and closing the
+    bus makes the last commit.
     """
 
     async def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:

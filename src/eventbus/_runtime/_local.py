@@ -12,6 +12,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from .._core._broker import Broker
+from .._core._changes import Changes
 from .._core._errors import (
     InvalidParameter,
     InvalidParameterValue,
@@ -30,13 +31,14 @@ from .._core._tags import check_create_tags
 from .._core._topic import TopicMachine
 from .._models import QueueConfig, TopicConfig, check_queue_type_change
 from .._store._memory import MemoryStore, Store
+from .._store._sqlite import StoreUnavailable
 from ._backend import CLOSED, NOT_OPEN, Backend, BusClosed
-from ._clock import Clock, Signal
+from ._clock import Clock, Signal, VirtualClock
 from ._durable import durable
 from ._handles import Queue, Subscription, Topic
 from ._ids import UuidIds
 from ._local_handles import LocalQueue, LocalSubscription, LocalTopic
-from ._log import log_event
+from ._log import log_event, store_log
 
 if TYPE_CHECKING:
     from ._move import MoveTask
@@ -59,6 +61,16 @@ class _Unavailable:
 
 _NOT_OPEN_BROKER = cast(Broker, _Unavailable(NOT_OPEN))
 _CLOSED_BROKER = cast(Broker, _Unavailable(CLOSED))
+
+
+class _Commit:
+    """One group commit: the calls whose changes it holds wait until it is ``done``."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.error: StoreUnavailable | None = None
 
 
 class LocalBackend(Backend):
@@ -98,19 +110,40 @@ class LocalBackend(Backend):
         self._task_group: anyio.abc.TaskGroup | None = None
         self._commit_due = Signal()
         self._committed = Signal()
-        self._commit_generation = 0
+        self._next_commit = _Commit()
         self._group_commit = False
+        self._dropped: dict[str, QueueMachine] = {}
+        """Queues deleted since the last commit (a failed commit brings them back)."""
+        self._broken: StoreUnavailable | None = None
+        """Set when the state could not be loaded back after a failed commit."""
 
     def bind(self, clock: Clock) -> None:
         """Take the bus's clock."""
         self.clock = clock
 
     async def open(self) -> None:
-        """Open the store (loading a durable one's state) and start background tasks."""
+        """Open the store (loading a durable one's state) and start background tasks.
+
+        A :class:`VirtualClock` that shows an earlier time than the latest one a
+        durable store's records hold is moved forward to that time (``advance_to``),
+        so that the bus resumes where it stopped: time never runs backwards for the
+        state.
+        """
         self._store.open(self._core_broker, self.clock.now())
+        try:
+            saved = self._store.saved_time
+            if (
+                saved is not None
+                and isinstance(self.clock, VirtualClock)
+                and self.clock.now() < saved
+            ):
+                await self.clock.advance_to(saved)
+            self._stack = AsyncExitStack()
+            self._task_group = await self._stack.enter_async_context(anyio.create_task_group())
+        except BaseException:
+            self._store.close()
+            raise
         self._broker = self._core_broker
-        self._stack = AsyncExitStack()
-        self._task_group = await self._stack.enter_async_context(anyio.create_task_group())
         if self._store.group_commit:
             self._group_commit = True
             self.clock.spawn(self._task_group, self._committer)
@@ -121,7 +154,13 @@ class LocalBackend(Backend):
                 self._start_move_task(MoveTask(self, record))
 
     async def close(self) -> None:
-        """Cancel running message move tasks, commit, and close the store."""
+        """Cancel running message move tasks, commit, and close the store.
+
+        The store is closed (its lock given up) whatever happens; a last commit that
+        fails is logged (``store.commit_failed``), not raised: what it held is what
+        a reopen restores by itself (cancelled move tasks resume, time-driven
+        changes happen again).
+        """
         stack, group = self._stack, self._task_group
         self._stack = self._task_group = None
         if stack is None or group is None:
@@ -132,8 +171,13 @@ class LocalBackend(Backend):
         finally:
             self._group_commit = False
             try:
-                self._commit()
-                self._store.close()
+                changes = self._core_broker.changes
+                if changes is not None:  # their cumulative statistics go with their rows
+                    changes.queues.update(q.name for q in self._core_broker.list_queues())
+                try:
+                    self._commit_pending()
+                finally:
+                    self._store.close()
             finally:
                 self._broker = _CLOSED_BROKER
 
@@ -150,14 +194,84 @@ class LocalBackend(Backend):
         await clock.wait(self._any_change, until)
 
     def _commit(self) -> None:
-        """Hand the durable changes made so far to the store."""
+        """Hand the durable changes made so far to the store.
+
+        Raises:
+            StoreUnavailable: the store could not keep them; the state they changed
+                was put back as the store holds it (the calls did not happen).
+        """
         changes = self._broker.changes
-        if changes:
-            assert changes is not None
-            self._store.commit(changes, self._broker)
+        if not changes:
+            return
+        assert changes is not None
+        if self._broken is not None:
+            raise StoreUnavailable(self._broken.message)
+        try:
+            self._store.commit(changes, self._broker, self.clock.now())
+        except Exception as error:
+            failure = (
+                error
+                if isinstance(error, StoreUnavailable)
+                else StoreUnavailable(
+                    f"the change could not be written ({type(error).__name__}: {error}); the "
+                    "call did not happen: the bus is as it was before it"
+                )
+            )
+            self._rollback(changes)
+            raise failure from error
+        changes.clear()
+        self._dropped.clear()
+
+    def _rollback(self, changes: Changes) -> None:
+        """Put back what ``changes`` touched as the store holds it, after a failed commit."""
+        broker = self._broker
+        try:
+            self._store.rollback(changes, broker, self.clock.now(), dropped=self._dropped)
+        except Exception as error:  # the file cannot even be read: stop writing
             changes.clear()
-        self._commit_generation += 1
-        self._committed.notify_all()
+            self._broken = StoreUnavailable(
+                f"the bus could not load its state back from the store after a failed "
+                f"commit ({type(error).__name__}: {error}); it now refuses every change: "
+                "close it and open it again"
+            )
+        self._dropped.clear()
+        broker.events.clear()  # what they report did not happen
+        from ._move import MoveTask
+
+        kept = {record.task_handle: record for record in broker.move_tasks()}
+        for handle, task in list(self._move_tasks.items()):
+            if kept.get(handle) is not task._record:  # its start did not happen
+                task._record.finish("CANCELLED")
+                task._done.notify_all()
+        for record in kept.values():
+            if record.running and record.task_handle not in self._move_tasks:
+                self._start_move_task(MoveTask(self, record))
+        for signal in self._signals.values():
+            signal.notify_all()
+        self._any_change.notify_all()
+
+    def _commit_pending(self) -> None:
+        """Commit now (on behalf of the calls waiting for the next group commit)."""
+        batch, self._next_commit = self._next_commit, _Commit()
+        try:
+            self._commit()
+        except StoreUnavailable as error:
+            batch.error = error
+            store_log.warning(
+                "store.commit_failed",
+                bus_time=self.clock.now(),
+                store=repr(self._store),
+                reason=error.message,
+            )
+        except BaseException as error:  # interrupted: the waiting calls must not succeed
+            batch.error = StoreUnavailable(
+                f"the commit was interrupted ({type(error).__name__}); the change may not "
+                "have been written"
+            )
+            raise
+        finally:
+            batch.done = True  # every call waiting for this commit wakes, whatever happened
+            self._committed.notify_all()
 
     async def _committer(self) -> None:
         """Group commit: commit whatever the calls made meanwhile have changed."""
@@ -165,15 +279,21 @@ class LocalBackend(Backend):
             while not self._broker.changes:
                 await self.clock.wait(self._commit_due)
             await anyio.lowlevel.checkpoint()  # let calls made at the same time join
-            self._commit()
+            self._commit_pending()
 
     async def _durable(self) -> None:
-        """Return once the changes made so far are committed (group commit only)."""
+        """Return once the changes made so far are committed (group commit only).
+
+        Raises:
+            StoreUnavailable: the commit holding them failed (so they were undone).
+        """
         if not self._group_commit or not self._broker.changes:
             return
-        target = self._commit_generation + 1
-        while self._commit_generation < target and self._group_commit:
+        batch = self._next_commit
+        while not batch.done:
             await self.clock.wait(self._committed)
+        if batch.error is not None:
+            raise StoreUnavailable(batch.error.message) from batch.error.__cause__
 
     def _start_move_task(self, task: MoveTask) -> None:
         if self._task_group is None:
@@ -214,9 +334,20 @@ class LocalBackend(Backend):
                 signal.notify(count)
         self._any_change.notify_all()
 
-    def _after(self) -> None:
-        """Log and act on what the core recorded during the last operation."""
-        if self._broker.changes:
+    def _after(self, *, commit: bool = True) -> None:
+        """Log and act on what the core recorded during the last operation.
+
+        Args:
+            commit: False for a read: what it made happen (a visibility timeout that
+                ran out, a message that expired) is what the stored state makes happen
+                again after a restart, so it is committed with the next change, and a
+                read keeps working while the store cannot write.
+
+        Raises:
+            StoreUnavailable: (without group commit) the change could not be kept,
+                and was undone.
+        """
+        if commit and self._broker.changes:
             if self._group_commit:
                 self._commit_due.notify_all()
             else:
@@ -346,6 +477,8 @@ class LocalBackend(Backend):
         reference = queue.name if isinstance(queue, Queue) else queue
         machine = self._broker.queue(reference)
         self._broker.delete_queue(reference, now=self.clock.now())
+        if self._broker.changes is not None:
+            self._dropped.setdefault(machine.name, machine)
         self._notify(machine)
         self._signals.pop(machine, None)
         self._after()

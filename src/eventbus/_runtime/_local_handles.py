@@ -199,13 +199,13 @@ class LocalQueue(Queue):
 
     async def statistics(self) -> QueueStatistics:
         stats = self._live().counts(now=self._local.clock.now())
-        self._local._after()
+        self._local._after(commit=False)
         return stats
 
     async def get_attributes(self) -> dict[str, str]:
         machine = self._live()
         stats = machine.counts(now=self._local.clock.now())
-        self._local._after()
+        self._local._after(commit=False)
         return {
             **machine.settings.to_aws(),
             "QueueArn": machine.arn,
@@ -229,7 +229,7 @@ class LocalQueue(Queue):
 
     async def peek(self, *, max_messages: int = 10) -> list[PeekedMessage]:
         messages = self._live().peek(now=self._local.clock.now(), max_messages=max_messages)
-        self._local._after()
+        self._local._after(commit=False)
         return messages
 
     @durable

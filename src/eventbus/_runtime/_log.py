@@ -113,6 +113,7 @@ queue_log = EventLogger("eventbus.queue")
 topic_log = EventLogger("eventbus.topic")
 consumer_log = EventLogger("eventbus.consumer")
 move_log = EventLogger("eventbus.move")
+store_log = EventLogger("eventbus.store")
 
 
 class Once:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import anyio.lowlevel
 
 from .._core._move import MoveTaskRecord
+from .._store._sqlite import StoreUnavailable
 from ._clock import Signal
 from ._log import move_log
 
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
 
 STEP = 10
 """Messages moved per step (a receive of 10, as SQS's redrive does)."""
+
+RETRY_PAUSE_MAX = 60.0
+"""The longest pause (bus seconds) before a step the store could not keep is tried again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,26 +105,50 @@ class MoveTask:
         return self.status()
 
     async def _run(self) -> None:
-        """Move messages until the task ends, pacing to its rate on the local clock."""
+        """Move messages until the task ends, pacing to its rate on the local clock.
+
+        A step the store could not keep did not happen (the store put it back); it
+        is tried again after a pause that doubles up to a minute, while the task
+        keeps its 36-hour limit.
+        """
         local = self._local
         clock = local.clock
         record = self._record
         rate = record.max_number_of_messages_per_second
         step = STEP if rate is None else min(STEP, rate)
+        failures = 0
         try:
             while record.running:
                 started = clock.now()
-                for queue in local._broker.move_messages(record, now=started, limit=step):
-                    local._notify(queue)
-                local._after()
+                try:
+                    for queue in local._broker.move_messages(record, now=started, limit=step):
+                        local._notify(queue)
+                    local._after()
+                except StoreUnavailable as error:
+                    failures += 1
+                    pause = min(RETRY_PAUSE_MAX, 2.0 ** (failures - 1))
+                    move_log.warning(
+                        "move_task.step_failed",
+                        bus_time=started,
+                        source=record.source_arn,
+                        reason=error.message,
+                        retry_in=pause,
+                    )
+                    await clock.sleep_until(started + pause)
+                    continue
+                failures = 0
                 if not record.running:
                     break
                 if rate is None:
                     await anyio.lowlevel.checkpoint()
                 else:
-                    await clock.sleep_until(started + step / rate)
+                    await clock.sleep_until(min(started + step / rate, record.deadline))
         finally:
-            record.finish("CANCELLED")  # only if still running: the local was closed
+            if record.running:  # the bus was closed: the task ends CANCELLED, in the file too
+                record.finish("CANCELLED")
+                changes = local._broker.changes
+                if changes is not None:
+                    changes.move_tasks = True
             if record.status == "FAILED" or local._broker.trace:
                 log = move_log.warning if record.status == "FAILED" else move_log.debug
                 log(
