@@ -28,7 +28,6 @@ import functools
 import inspect
 import json
 import math
-import reprlib
 from collections import deque
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -228,7 +227,8 @@ class Consumer:
         self._in_thread = run_sync_handlers_in_thread
         if thread_limiter is not None and not isinstance(thread_limiter, anyio.CapacityLimiter):
             raise InvalidParameterValueException(
-                f"thread_limiter must be an anyio.CapacityLimiter or None, not {thread_limiter!r}."
+                "thread_limiter must be an anyio.CapacityLimiter or None, not "
+                f"{bounded_repr(thread_limiter)}."
             )
         self._limiter = thread_limiter
         ceiling = max_concurrency or MAX_POLLERS
@@ -648,7 +648,7 @@ class Consumer:
                 queue=self.queue.name,
                 function=self.function_name,
                 request_id=context.aws_request_id,
-                response=_REPR.repr(result),
+                response=bounded_repr(result),
             )
         return failed
 
@@ -822,12 +822,6 @@ def _cancelled_here() -> bool:
     except RuntimeError:  # not in an asyncio event loop
         return False
     return task is not None and task.cancelling() > 0
-
-
-_REPR = reprlib.Repr()
-"""Bounded, exception-safe reprs of what handlers return, for warnings."""
-_REPR.maxlevel = 3
-_REPR.maxstring = _REPR.maxother = 200
 
 
 def _group(errors: list[BaseException]) -> BaseException:
