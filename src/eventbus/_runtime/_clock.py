@@ -495,10 +495,6 @@ class Clock(ABC):
             self._settled = anyio.Event()
         return self._settled
 
-    def running_handlers(self) -> list[HandlerRun]:
-        """The handler invocations running now, oldest first."""
-        return list(self._handlers)
-
 
 class SystemClock(Clock):
     """The real clock: epoch time that never jumps, and anyio for the waiting.
