@@ -20,6 +20,7 @@ import pytest
 from eventbus import (
     Bus,
     CountingIds,
+    EventBusError,
     LambdaContext,
     NotIdle,
     Queue,
@@ -386,9 +387,9 @@ async def test_a_thread_limiter_of_the_user_bounds_its_consumers(
 
 async def test_a_thread_limiter_that_is_not_one_is_refused(bus: Bus) -> None:
     queue = await bus.create_queue("q")
-    with pytest.raises(Exception) as caught:
-        bus.consume(queue, lambda e, c: None, thread_limiter=4)
-    assert getattr(caught.value, "code", None) == "InvalidParameterValueException"
+    with pytest.raises(EventBusError) as caught:
+        bus.consume(queue, lambda e, c: None, thread_limiter=4)  # type: ignore[arg-type]
+    assert caught.value.code == "InvalidParameterValueException"
     assert "CapacityLimiter" in str(caught.value)
 
 

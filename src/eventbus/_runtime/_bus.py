@@ -423,6 +423,7 @@ class Bus:
         memory_limit_in_mb: int = 128,
         run_sync_handlers_in_thread: bool = True,
         stop_timeout: float | None = None,
+        thread_limiter: anyio.CapacityLimiter | None = None,
     ) -> Consumer:
         """A Lambda-style consumer of ``queue`` (a handle, name, URL or ARN); use it
         as ``async with``.
@@ -446,6 +447,7 @@ class Bus:
             memory_limit_in_mb=memory_limit_in_mb,
             run_sync_handlers_in_thread=run_sync_handlers_in_thread,
             stop_timeout=stop_timeout,
+            thread_limiter=thread_limiter,
         )
 
     # --------------------------------------------------------------- idleness
