@@ -13,7 +13,15 @@ import pytest
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
-from eventbus import Bus, BusClosed, CountingIds, EventBusError, SqliteStore, VirtualClock
+from eventbus import (
+    Bus,
+    BusClosed,
+    CountingIds,
+    EventBusError,
+    NotIdle,
+    SqliteStore,
+    VirtualClock,
+)
 from eventbus.aws import AwsBackend, AwsQueue
 from eventbus.aws._errors import aws_code, error_class, from_client_error
 from eventbus.errors import QueueDoesNotExist
@@ -282,3 +290,45 @@ async def test_stopping_interrupts_a_pause_between_failed_receives(
             await failed.wait()
             await aws_bus.clock.wait_settled()
     assert consumer.statistics().concurrency == 0
+
+
+async def test_run_until_idle_waits_out_the_quiet_period(
+    aws_bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQS's counts lag, so one idle reading is not enough: a message sent after the
+    counts first read idle, within ``idle_quiet_period``, is handled before
+    run_until_idle returns."""
+    queue = await aws_bus.create_queue("orders")
+    handled: list[str] = []
+    read_idle = anyio.Event()
+    sent = anyio.Event()
+    read = aws_bus._busy_queues
+
+    async def busy_queues() -> list[str]:
+        busy = await read()
+        if not busy and not read_idle.is_set():
+            read_idle.set()
+            await sent.wait()  # the message goes out before run_until_idle looks again
+        return busy
+
+    monkeypatch.setattr(aws_bus, "_busy_queues", busy_queues)
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        handled.extend(r["body"] for r in event["Records"])
+
+    with anyio.fail_after(20):
+        async with aws_bus.consume(queue, handler), anyio.create_task_group() as tg:
+            tg.start_soon(aws_bus.run_until_idle)
+            await read_idle.wait()
+            await queue.send("during the quiet period")
+            sent.set()
+    assert handled == ["during the quiet period"]
+
+
+async def test_not_idle_says_the_quiet_period_was_not_over(moto_endpoint: str) -> None:
+    reset_moto(moto_endpoint)
+    backend = AwsBackend("us-east-1", moto_endpoint, poll_interval=0.05, idle_quiet_period=5)
+    async with Bus(backend=backend) as bus:
+        with pytest.raises(NotIdle) as caught:
+            await bus.run_until_idle(max_time=0.1)
+    assert "idle_quiet_period of 5 s" in caught.value.message

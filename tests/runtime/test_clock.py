@@ -415,3 +415,14 @@ async def test_system_clock_cancelling_a_park_is_prompt() -> None:
         with anyio.move_on_after(0.01):
             await system.sleep(3600)
     assert system.running == 0
+
+
+@pytest.mark.parametrize("stuck_after", [0, -1, math.inf, math.nan, "1", True])
+def test_stuck_after_must_be_a_positive_number(stuck_after: object) -> None:
+    with pytest.raises(ValueError, match="stuck_after"):
+        VirtualClock(stuck_after=stuck_after)  # type: ignore[arg-type]
+
+
+def test_stuck_after_is_one_real_second_by_default() -> None:
+    assert VirtualClock().stuck_after == 1.0
+    assert VirtualClock(stuck_after=0.25).stuck_after == 0.25

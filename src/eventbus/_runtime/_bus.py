@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+import anyio
+
 from .._core._errors import EventBusError, InvalidParameterValue, bounded_repr
 from .._core._ids import IdSource
 from .._core._message import QueueStatistics
@@ -15,6 +17,7 @@ from .._models import RedriveAllowPolicy, RedrivePolicy, given_options
 from .._store._memory import Store
 from ._backend import CLOSED, NOT_OPEN, Backend, BusClosed
 from ._clock import Clock, SystemClock, VirtualClock
+from ._clock import NotIdle as NotIdle
 from ._handles import Queue, Subscription, Topic
 from ._local import LocalBackend
 
@@ -24,12 +27,6 @@ if TYPE_CHECKING:
 Handler = Callable[[dict[str, Any], Any], "Awaitable[Any] | Any"]
 
 DEFAULT_REGION = "us-east-1"
-
-
-class NotIdle(EventBusError):
-    """Raised when ``run_until_idle`` cannot reach idleness within ``max_time``."""
-
-    code = "NotIdle"
 
 
 class Bus:
@@ -158,9 +155,27 @@ class Bus:
         tb: TracebackType | None,
     ) -> None:
         """Close the bus: running message move tasks are cancelled, and from now on
-        every call on the bus or its handles raises :class:`BusClosed`."""
+        every call on the bus or its handles raises :class:`BusClosed`.
+
+        An exception of the block comes out as itself; a failure of a background
+        task comes out as itself too, or, with the block's own, as one group.
+        """
         self._unavailable = CLOSED
-        await self.backend.close()
+        try:
+            await self.backend.close()
+        except BaseExceptionGroup as group:
+            errors = [e for e in group.exceptions if not _is_cancellation(e)]
+            if exc is not None and not _is_cancellation(exc):
+                errors.insert(0, exc)
+            if not errors:
+                raise
+            failure = errors[0] if len(errors) == 1 else _group(errors)
+        else:
+            return
+        try:
+            raise failure
+        finally:
+            del failure
 
     # ------------------------------------------------------------------ queues
 
@@ -408,6 +423,7 @@ class Bus:
         memory_limit_in_mb: int = 128,
         run_sync_handlers_in_thread: bool = True,
         stop_timeout: float | None = None,
+        thread_limiter: anyio.CapacityLimiter | None = None,
     ) -> Consumer:
         """A Lambda-style consumer of ``queue`` (a handle, name, URL or ARN); use it
         as ``async with``.
@@ -431,24 +447,29 @@ class Bus:
             memory_limit_in_mb=memory_limit_in_mb,
             run_sync_handlers_in_thread=run_sync_handlers_in_thread,
             stop_timeout=stop_timeout,
+            thread_limiter=thread_limiter,
         )
 
     # --------------------------------------------------------------- idleness
 
     async def _busy_queues(self) -> list[str]:
-        """What keeps the bus from being idle: one line per busy consumer."""
+        """What keeps the bus from being idle: one line per busy consumer, naming
+        each running handler and how long it has run."""
         busy = []
+        now = self.clock.now()
         for consumer in self._consumers:
             try:
                 stats = await consumer.queue.statistics()
             except EventBusError:  # the queue is gone: nothing left to consume
                 stats = QueueStatistics(0, 0, 0)
             if consumer._busy() or stats.total:
-                busy.append(
+                line = (
                     f"{consumer.queue.name}: {stats.visible} visible, {stats.in_flight} in "
                     f"flight, {stats.delayed} delayed, {consumer._running_batches} batches "
                     "running"
                 )
+                runs = [run.describe(now) for run in consumer._runs]
+                busy.append("; ".join([line, *runs]))
         return busy
 
     async def run_until_idle(self, *, max_time: float = 3600.0) -> None:
@@ -458,8 +479,11 @@ class Bus:
         With a :class:`VirtualClock` it moves time to the next timer whenever every
         task of the bus is waiting, so retries after visibility timeouts, delays and
         batching windows play out in no real time. Virtual time never moves while a
-        handler runs. On AWS the queues' counts are SQS's approximate ones, looked
-        at once a second.
+        handler runs, unless the handler is stuck on something outside the bus
+        (see the clock's ``stuck_after``): then it moves on toward the handler's
+        function timeout. On a backend whose counts lag (AWS), the queues must read
+        idle for the backend's ``idle_quiet_period`` (its counts read every
+        ``poll_interval``) before it returns: what arrives meanwhile is handled too.
 
         A task of your own sleeping in ``clock.sleep()`` (a producer sending every
         second) counts as work still to do: time moves on to its deadline, and this
@@ -472,14 +496,25 @@ class Bus:
             max_time: how far (in the clock's seconds) time may move before giving up.
 
         Raises:
-            NotIdle: idleness was not reached within ``max_time``.
+            NotIdle: idleness was not reached within ``max_time``, or cannot be (a
+                sync handler runs in its thread past its function timeout while
+                virtual time cannot move); the message names each busy queue and
+                each running handler, with how long it has run.
+            RuntimeError: called from inside a handler (it would wait for itself).
         """
         self._check_open()
         clock = self.clock
+        clock._refuse_inside_handler("Bus.run_until_idle()")
         backend = self.backend
         limit = clock.now() + max_time
+        quiet = backend.idle_quiet_period
+        idle_since: float | None = None
         while True:
-            await clock.wait_settled()
+            if isinstance(clock, VirtualClock):
+                await clock.wait_settled()
+            else:  # real time: a running handler may take as long as its timeout
+                with anyio.move_on_after(max(0.0, limit - clock.now())):
+                    await clock.wait_settled()
             busy = await self._busy_queues()
             sleepers = clock.sleepers()
             if sleepers:
@@ -487,16 +522,31 @@ class Bus:
                     f"{len(sleepers)} task(s) sleeping on the bus clock (clock.sleep), the "
                     f"first until {sleepers[0]}"
                 )
-            if not busy:
-                return
+            now = clock.now()
+            if busy:
+                idle_since = None
+            else:
+                if idle_since is None:
+                    idle_since = now
+                if now - idle_since >= quiet:
+                    return
+            if now >= limit:
+                if idle_since is None:
+                    what = "; ".join(busy)
+                else:
+                    what = (
+                        f"the queues read idle for only {now - idle_since:g} s of the "
+                        f"backend's idle_quiet_period of {quiet:g} s"
+                    )
+                raise NotIdle(f"The bus was not idle after {max_time} s: {what}.")
             deadlines = [
                 d
                 for d in (backend.next_deadline(), _next_timer(clock), *sleepers[:1])
                 if d is not None
             ]
+            if idle_since is not None:
+                deadlines.append(idle_since + quiet)
             wake = min([*deadlines, limit])
-            if clock.now() >= limit:
-                raise NotIdle(f"The bus was not idle after {max_time} s: {'; '.join(busy)}.")
             if isinstance(clock, VirtualClock):
                 await clock.advance_to(wake)
             else:
@@ -505,3 +555,15 @@ class Bus:
 
 def _next_timer(clock: Clock) -> float | None:
     return clock.next_timer() if isinstance(clock, VirtualClock) else None
+
+
+def _is_cancellation(error: BaseException) -> bool:
+    try:
+        return isinstance(error, anyio.get_cancelled_exc_class())
+    except Exception:  # no async library running (cannot happen in __aexit__)
+        return False
+
+
+def _group(errors: list[BaseException]) -> BaseException:
+    """Several failures at once, as one group (an ExceptionGroup if all are Exceptions)."""
+    return BaseExceptionGroup("several failures while the bus ran", errors)

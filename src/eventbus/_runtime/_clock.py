@@ -13,6 +13,15 @@ first (library tasks for their whole life, public calls for their duration);
 parking decrements the count, and whoever wakes a parked waiter increments it
 again, before the waiter even runs, so "nothing is running" is never claimed
 while a woken task has yet to run.
+
+A consumer's handler runs inside a :meth:`Clock.handler` block, so the clock also
+knows which running tasks are handlers, and how long they have run. On a
+:class:`VirtualClock` a handler that waits on something outside the bus while
+nothing else of the bus runs does not hold time back for ever: after
+``stuck_after`` real seconds time moves on without it (toward its function
+timeout). A sync handler running in a worker thread does hold time back, and one
+that runs longer than its function timeout in real time makes the wait for
+settling raise :class:`NotIdle`.
 """
 
 from __future__ import annotations
@@ -32,11 +41,89 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from .._core._errors import EventBusError
+
 #: The clocks that already count the current task as running (per task).
 _COUNTED: ContextVar[tuple[Clock, ...]] = ContextVar("eventbus_counted", default=())
 
+#: The handler invocation the current task runs, if any (per task).
+_HANDLER: ContextVar[HandlerRun | None] = ContextVar("eventbus_handler", default=None)
+
 #: Where a VirtualClock starts by default: 2026-01-01T00:00:00Z.
 DEFAULT_VIRTUAL_START = 1_767_225_600.0
+#: How long (real seconds) a handler may wait on something outside the bus, while
+#: nothing else of the bus runs, before a VirtualClock moves on without it.
+DEFAULT_STUCK_AFTER = 1.0
+
+
+class NotIdle(EventBusError):
+    """The bus could not become idle: ``Bus.run_until_idle`` gave up.
+
+    Raised when idleness was not reached within ``max_time``, or when nothing can
+    make progress any more (a sync handler has run in its worker thread for longer
+    than its function timeout, in real time, while virtual time cannot move). The
+    message names what is still busy: each queue, and each running handler with how
+    long it has run.
+    """
+
+    code = "NotIdle"
+
+
+class HandlerRun:
+    """One running handler invocation, as the clock and ``NotIdle`` see it.
+
+    Attributes:
+        function: the function name.
+        queue: the name of the queue it consumes.
+        request_id: the invocation's request id.
+        timeout: its function timeout (seconds).
+        started: when it started, on the bus clock.
+        started_real: when it started, on the monotonic clock.
+        in_thread: it runs in a worker thread now (a sync handler).
+    """
+
+    __slots__ = (
+        "active",
+        "function",
+        "in_thread",
+        "parked",
+        "queue",
+        "request_id",
+        "started",
+        "started_real",
+        "stuck",
+        "timeout",
+    )
+
+    def __init__(
+        self, *, function: str, queue: str, request_id: str, timeout: float, started: float
+    ) -> None:
+        self.function = function
+        self.queue = queue
+        self.request_id = request_id
+        self.timeout = timeout
+        self.started = started
+        self.started_real = time.monotonic()
+        self.in_thread = False
+        self.active = False
+        self.parked = 0
+        """How many of its waits on the clock are parked now."""
+        self.stuck = False
+        """A VirtualClock moves time on without it (until it parks on the clock)."""
+
+    def describe(self, now: float) -> str:
+        """One line: which handler, on which queue, for how long, doing what."""
+        if self.parked:
+            doing = "waiting on the bus clock"
+        elif self.in_thread:
+            doing = "running in a worker thread"
+        else:
+            doing = "waiting on something outside the bus"
+        return (
+            f"handler {self.function!r} on queue {self.queue!r} (request {self.request_id}) "
+            f"has run {now - self.started:g} s of bus time "
+            f"({time.monotonic() - self.started_real:.1f} s real), {doing}"
+        )
 
 
 class _Waiter:
@@ -49,20 +136,31 @@ class _Waiter:
     future. On any other backend it parks on an anyio ``Event``.
     """
 
-    __slots__ = ("clock", "event", "future", "signalled", "woken")
+    __slots__ = ("clock", "event", "future", "handler", "signalled", "woken")
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, handler: HandlerRun | None = None) -> None:
         self.clock = clock
+        self.handler = handler
         self.future: asyncio.Future[None] | None = None
         self.event: anyio.Event | None = None
         self.woken = False
         self.signalled: Signal | None = None
         """The signal that woke it, until it has resumed."""
 
+    def count_running(self) -> None:
+        """Count the parked task as running again (it is woken, or leaves)."""
+        self.woken = True
+        clock = self.clock
+        clock._running += 1
+        handler = self.handler
+        if handler is not None:
+            handler.parked -= 1
+            if handler.parked == 0 and handler.active:
+                clock._handlers_running += 1
+
     def wake(self) -> None:
         if not self.woken:
-            self.woken = True
-            self.clock._running += 1
+            self.count_running()
             future = self.future
             if future is not None:
                 if not future.done():
@@ -190,6 +288,9 @@ class Clock(ABC):
 
     def __init__(self) -> None:
         self._running = 0
+        self._handlers_running = 0
+        """Running tasks that run a handler (and are not parked on the clock)."""
+        self._handlers: dict[HandlerRun, None] = {}
         self._settled: anyio.Event | None = None
 
     @abstractmethod
@@ -206,6 +307,39 @@ class Clock(ABC):
         Re-entrant: a task is counted once however deeply blocks nest.
         """
         return _Busy(self)
+
+    @contextmanager
+    def handler(self, run: HandlerRun) -> Iterator[None]:
+        """Mark the current task as running the handler invocation ``run``.
+
+        The task must already be counted (it is one of the library's tasks). Start
+        any helper task of the invocation (its timeout watchdog) before entering, so
+        that it does not count as part of the handler.
+        """
+        run.active = True
+        self._handlers[run] = None
+        self._handlers_running += 1
+        token = _HANDLER.set(run)
+        self._check_settled()
+        try:
+            yield
+        finally:
+            _HANDLER.reset(token)
+            run.active = False
+            del self._handlers[run]
+            if run.parked == 0:
+                self._handlers_running -= 1
+
+    def _refuse_inside_handler(self, call: str) -> None:
+        """Refuse a call that would wait for the handler making it."""
+        run = _HANDLER.get()
+        if run is not None and run.active and run in self._handlers:
+            raise RuntimeError(
+                f"{call} was called from inside handler {run.function!r} (queue "
+                f"{run.queue!r}): virtual time does not move while a handler runs, so "
+                "it would wait for itself. Call it from the test's own task; inside a "
+                "handler, await clock.sleep(seconds) to let time pass."
+            )
 
     @contextmanager
     def outside(self) -> Iterator[None]:
@@ -249,7 +383,8 @@ class Clock(ABC):
             self._check_settled()
 
     def _check_settled(self) -> None:
-        if self._running == 0 and self._settled is not None:
+        """Wake whoever waits for settling: nothing runs now but handlers, if any."""
+        if self._settled is not None and self._running <= self._handlers_running:
             self._settled.set()
             self._settled = None
 
@@ -270,7 +405,15 @@ class Clock(ABC):
             await self._wait(signal, deadline)
 
     async def _wait(self, signal: Signal | None, deadline: float | None) -> None:
-        waiter = _Waiter(self)
+        handler = _HANDLER.get()
+        if handler is not None and handler.active and handler in self._handlers:
+            waiter = _Waiter(self, handler)
+            handler.stuck = False
+            handler.parked += 1
+            if handler.parked == 1:
+                self._handlers_running -= 1
+        else:
+            waiter = _Waiter(self)
         if signal is not None:
             signal._waiters[waiter] = None
         self._running -= 1
@@ -288,8 +431,7 @@ class Clock(ABC):
                 if cancelled and signal is not None:
                     signal.notify(1)  # we were woken but cannot act: pass it on
             if not waiter.woken:  # the deadline passed, or we were cancelled
-                waiter.woken = True
-                self._running += 1
+                waiter.count_running()
             if signal is not None:
                 signal._waiters.pop(waiter, None)
 
@@ -345,9 +487,13 @@ class Clock(ABC):
                 await anyio.lowlevel.checkpoint()
             if self._running <= 0:
                 return
-            if self._settled is None:
-                self._settled = anyio.Event()
-            await self._settled.wait()
+            await self._settled_event().wait()
+
+    def _settled_event(self) -> anyio.Event:
+        """An event set the next time a task parks while nothing runs but handlers."""
+        if self._settled is None:
+            self._settled = anyio.Event()
+        return self._settled
 
 
 class SystemClock(Clock):
@@ -381,16 +527,42 @@ class VirtualClock(Clock):
     parked again (or have left the library), so a test sees the state it would
     see had those seconds really passed, in no time at all.
 
-    Do not call :meth:`advance` from inside a consumer's handler: time does not
-    move while a handler runs, so it would wait for itself.
+    Time does not move while a consumer's handler runs, with one exception: a
+    handler that waits on something outside the bus (an event nobody sets, a
+    network call) while nothing else of the bus runs. Lambda would stop it at its
+    function timeout, so once it has waited ``stuck_after`` real seconds time moves
+    on without it, as if it were parked, and its function timeout fires in virtual
+    time. A sync handler in a worker thread is running: time waits for it, and if it
+    runs longer than its function timeout in real time, settling (``advance``,
+    ``run_until_idle``) raises :class:`NotIdle` naming it. Calling :meth:`advance`
+    (or ``run_until_idle``) from inside a handler is refused with a RuntimeError:
+    it would wait for itself.
 
     Args:
         start: the time the clock shows at first, in epoch seconds
             (2026-01-01T00:00:00Z by default).
+        stuck_after: how long (real seconds, > 0) a handler may wait on something
+            outside the bus, while nothing else of the bus runs, before time moves
+            on without it; 1 second by default. A handler that awaits real I/O
+            taking longer than this may then time out in virtual time.
+
+    Raises:
+        ValueError: ``stuck_after`` is not a positive number.
     """
 
-    def __init__(self, start: float = DEFAULT_VIRTUAL_START) -> None:
+    def __init__(
+        self, start: float = DEFAULT_VIRTUAL_START, *, stuck_after: float = DEFAULT_STUCK_AFTER
+    ) -> None:
         super().__init__()
+        if (
+            not isinstance(stuck_after, int | float)
+            or isinstance(stuck_after, bool)
+            or not 0 < stuck_after < math.inf
+        ):
+            raise ValueError(
+                f"stuck_after must be a positive number of seconds, not {stuck_after!r}"
+            )
+        self.stuck_after = float(stuck_after)
         self._now = float(start)
         self._timers: list[tuple[float, int, _Waiter]] = []
         self._order = itertools.count()
@@ -432,9 +604,13 @@ class VirtualClock(Clock):
 
         Raises:
             ValueError: ``deadline`` is NaN.
+            RuntimeError: called from inside a handler.
+            NotIdle: a sync handler has run in its worker thread for longer than its
+                function timeout, in real time, so time cannot move.
         """
         if math.isnan(deadline):
             raise ValueError("deadline must be a number, not NaN")
+        self._refuse_inside_handler("VirtualClock.advance()")
         await self.wait_settled()
         while True:
             due = self.next_timer()
@@ -446,3 +622,49 @@ class VirtualClock(Clock):
             await self.wait_settled()
         self._now = max(self._now, deadline)
         await self.wait_settled()
+
+    async def wait_settled(self) -> None:
+        """Return once none of the library's tasks is running, or the only ones
+        running are handlers stuck on something outside the bus.
+
+        A handler counts as stuck once it has waited outside the bus for
+        ``stuck_after`` real seconds while nothing else of the bus ran; it stays
+        stuck until it parks on the clock.
+
+        Raises:
+            NotIdle: a sync handler has run in its worker thread for longer than its
+                function timeout, in real time (time cannot move under it).
+        """
+        while True:
+            for _ in range(3):
+                await anyio.lowlevel.checkpoint()
+            if self._running <= 0:
+                return
+            if self._running > self._handlers_running:  # more than handlers run
+                await self._settled_event().wait()
+                continue
+            running = [run for run in self._handlers if not run.parked]
+            threads = [run for run in running if run.in_thread]
+            if threads:  # wait for them, at least stuck_after, at most their timeout
+                overdue = min(threads, key=lambda run: run.started_real + run.timeout)
+                left = overdue.started_real + overdue.timeout - time.monotonic()
+                patience = max(left, self.stuck_after)
+            elif all(run.stuck for run in running):
+                return
+            else:
+                patience = self.stuck_after
+            with anyio.move_on_after(patience) as scope:
+                await self._settled_event().wait()
+            if not scope.cancelled_caught:
+                continue  # something changed: look again
+            if threads:
+                if overdue.active and not overdue.parked and overdue.in_thread:
+                    raise NotIdle(
+                        f"Virtual time cannot move: {overdue.describe(self._now)}, past its "
+                        f"function timeout of {overdue.timeout:g} s (a thread cannot be "
+                        "stopped, and time does not move under a running handler)."
+                    )
+                continue
+            for run in running:
+                if run.active and not run.parked:
+                    run.stuck = True

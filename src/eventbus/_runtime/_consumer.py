@@ -23,9 +23,11 @@ one whose invocation failed.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
+import math
 from collections import deque
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -44,7 +46,7 @@ from .._core._errors import (
 )
 from .._core._message import ReceivedMessage
 from ._backend import BusClosed
-from ._clock import Signal, SystemClock
+from ._clock import HandlerRun, Signal, SystemClock
 from ._handles import Queue
 from ._lambda import LambdaContext, sqs_event
 from ._log import Once, consumer_log
@@ -124,6 +126,20 @@ class Consumer:
         stop_timeout: on leaving the ``async with``, how long (bus clock seconds)
             running invocations may take to finish before they are cancelled;
             ``function_timeout`` by default.
+        thread_limiter: bounds how many sync handlers run in worker threads at
+            once. By default anyio's default thread limiter (40 threads, shared by
+            every consumer and every ``anyio.to_thread`` call of the event loop; set
+            its ``total_tokens`` to change it); pass a ``CapacityLimiter`` to share
+            another bound among some consumers. Invocations beyond the bound wait
+            for a thread, within their function timeout.
+
+    Exceptions raised in the ``async with`` block come out as themselves, as does a
+    ``KeyboardInterrupt`` or ``SystemExit`` raised by a handler: it stops the
+    consumer as a cancelling ``stop`` does (every batch it holds, that one too, goes
+    back to the queue at once) and the block is cancelled. Only several failures at
+    once (the block raised while a handler raised ``SystemExit``, say) come out as
+    an ``ExceptionGroup``. Any other exception a handler raises, ``CancelledError``
+    included, fails its batch.
 
     Raises:
         EventBusError: ``InvalidParameterValueException`` for an option out of
@@ -145,6 +161,7 @@ class Consumer:
         memory_limit_in_mb: int = 128,
         run_sync_handlers_in_thread: bool = True,
         stop_timeout: float | None = None,
+        thread_limiter: anyio.CapacityLimiter | None = None,
     ) -> None:
         self.batch_size = _check_int("BatchSize", batch_size, 1, 10_000)
         if (
@@ -208,10 +225,15 @@ class Consumer:
             getattr(handler, "__call__", None)  # noqa: B004 - a callable object's method
         )
         self._in_thread = run_sync_handlers_in_thread
+        if thread_limiter is not None and not isinstance(thread_limiter, anyio.CapacityLimiter):
+            raise InvalidParameterValueException(
+                "thread_limiter must be an anyio.CapacityLimiter or None, not "
+                f"{bounded_repr(thread_limiter)}."
+            )
+        self._limiter = thread_limiter
         ceiling = max_concurrency or MAX_POLLERS
         self._min_pollers = min(MIN_POLLERS, ceiling)
         self._max_pollers = ceiling
-        self._limiter = anyio.CapacityLimiter(ceiling)
         self._stack: AsyncExitStack | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._stopping = False
@@ -231,6 +253,11 @@ class Consumer:
         self._failed_messages = 0
         self._tracebacks = Once()
         """The messages whose handler failure was logged with its traceback."""
+        self._runs: dict[HandlerRun, None] = {}
+        """The invocations running now."""
+        self._fatal: BaseException | None = None
+        """A KeyboardInterrupt or SystemExit a handler raised: it ends the consumer."""
+        self._warned_ignored_failures = False
 
     @staticmethod
     def _check_visibility(queue: Queue, function_timeout: float) -> None:
@@ -265,23 +292,57 @@ class Consumer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        """Stop the consumer; exceptions come out as themselves.
+
+        The task group sees only cancellations (one of its own scope is its to
+        swallow): an exception of the block, of the pollers or a handler's
+        ``KeyboardInterrupt`` reaches the caller unwrapped, or, several at once, as
+        one group.
+        """
         assert self._stack is not None
         assert self._task_group is not None
-        stop_error: BaseException | None = None
+        cancelled = anyio.get_cancelled_exc_class()
+        errors: list[BaseException] = []
+        inner: BaseException | None = None  # what the task group gets
+        if exc is not None:
+            if isinstance(exc, cancelled):
+                inner = exc
+            else:
+                errors.append(exc)
         try:
             if not self._task_group.cancel_scope.cancel_called:  # stop(cancel=True) did it
-                await self.stop(cancel=exc_type is not None)
+                await self.stop(cancel=exc is not None)
         except BaseException as error:
-            # A cancellation of the consumer's own scope belongs to its task group,
-            # which swallows it; anything else goes on from here.
-            stop_error = error
-            exc_type, exc, tb = type(error), error, error.__traceback__
+            if isinstance(error, cancelled):
+                inner = inner or error
+            else:
+                errors.append(error)
         finally:
             self.bus._consumers.discard(self)
-        suppressed = bool(await self._stack.__aexit__(exc_type, exc, tb))
-        if stop_error is not None and not suppressed:
-            raise stop_error
-        return suppressed
+        try:
+            suppressed = bool(
+                await self._stack.__aexit__(
+                    None if inner is None else type(inner),
+                    inner,
+                    None if inner is None else inner.__traceback__,
+                )
+            )
+        except BaseExceptionGroup as group:
+            errors.extend(e for e in group.exceptions if not isinstance(e, cancelled))
+            if not errors:
+                raise
+            suppressed = True
+        if self._fatal is not None and self._fatal not in errors:
+            errors.append(self._fatal)
+        if not errors:
+            return suppressed
+        if len(errors) == 1 and errors[0] is exc:
+            return False  # the block's own exception goes on, with its traceback
+        failure = errors[0] if len(errors) == 1 else _group(errors)
+        try:
+            raise failure
+        finally:
+            del failure, errors
 
     async def stop(self, *, cancel: bool = False) -> None:
         """Stop polling, let running invocations finish, return unprocessed messages.
@@ -395,6 +456,10 @@ class Consumer:
                     failures = 0
                     if not stay:
                         return
+                    # Let the rest of the program run between batches: a handler that
+                    # never awaits, on a queue that always has messages, would
+                    # otherwise hold the event loop until the backlog is drained.
+                    await anyio.lowlevel.checkpoint()
         finally:
             self._pollers -= 1
 
@@ -496,9 +561,11 @@ class Consumer:
         clock = bus.clock
         self._invocations += 1
         self._running_batches += 1
+        run: HandlerRun | None = None
         try:
             event = sqs_event(batch, self.queue.arn, bus.region)
-            deadline = clock.now() + self.function_timeout
+            started = clock.now()
+            deadline = started + self.function_timeout
             context = LambdaContext(
                 function_name=self.function_name,
                 region=bus.region,
@@ -507,7 +574,18 @@ class Consumer:
                 deadline=deadline,
                 now=clock.now,
             )
-            result, error, timed_out = await self._call_with_timeout(event, context, deadline)
+            run = HandlerRun(
+                function=self.function_name,
+                queue=self.queue.name,
+                request_id=context.aws_request_id,
+                timeout=self.function_timeout,
+                started=started,
+            )
+            self._runs[run] = None
+            result, error, timed_out = await self._call_with_timeout(event, context, run)
+            if error is not None and error is self._fatal:
+                # The consumer is cancelled: this raises, and the batch goes back.
+                await anyio.lowlevel.checkpoint()
             failed: set[str] | None
             if timed_out:
                 failed = _FAILED_ALL
@@ -534,18 +612,10 @@ class Consumer:
                     exc_info=error if self._tracebacks.first(m.message_id for m in batch) else None,
                 )
             elif self.report_batch_item_failures:
-                failed = _parse_batch_item_failures(result, {m.message_id for m in batch})
-                if failed is _FAILED_ALL:
-                    consumer_log.warning(
-                        "handler.malformed_response",
-                        bus_time=clock.now(),
-                        queue=self.queue.name,
-                        function=self.function_name,
-                        request_id=context.aws_request_id,
-                        response=repr(result)[:200],
-                    )
+                failed = self._read_response(result, batch, context)
             else:
                 failed = set()
+                self._warn_if_ignored_failures(result, context)
             if failed and self.queue.fifo:
                 failed = _fail_rest_of_groups(batch, failed)
             # Once the outcome is known, a cancellation must not undo it: messages the
@@ -554,8 +624,65 @@ class Consumer:
                 await self._settle(batch, failed)
             return failed is not _FAILED_ALL
         finally:
+            if run is not None:
+                del self._runs[run]
             self._running_batches -= 1
             self._batch_done.notify_all()
+
+    def _read_response(
+        self, result: Any, batch: list[ReceivedMessage], context: LambdaContext
+    ) -> set[str] | None:
+        """The ids a partial batch response fails, or None (all) if it is malformed.
+
+        A response that raises while being read (its ``==`` or ``bool()``, an
+        unhashable identifier, JSON nested too deep) is malformed too.
+        """
+        try:
+            failed = _parse_batch_item_failures(result, {m.message_id for m in batch})
+        except Exception:  # whatever reading the user's object raises
+            failed = _FAILED_ALL
+        if failed is _FAILED_ALL:
+            consumer_log.warning(
+                "handler.malformed_response",
+                bus_time=self.bus.clock.now(),
+                queue=self.queue.name,
+                function=self.function_name,
+                request_id=context.aws_request_id,
+                response=bounded_repr(result),
+            )
+        return failed
+
+    def _warn_if_ignored_failures(self, result: Any, context: LambdaContext) -> None:
+        """Warn, once per consumer, of a partial batch response nobody reads.
+
+        Without ``report_batch_item_failures`` Lambda ignores ``batchItemFailures``
+        and deletes the whole batch: rarely what the handler's author meant.
+        """
+        if self._warned_ignored_failures:
+            return
+        try:
+            if isinstance(result, str | bytes):
+                listed = b"batchItemFailures" in (
+                    result if isinstance(result, bytes) else result.encode()
+                )
+            else:
+                listed = isinstance(result, dict) and bool(result.get("batchItemFailures"))
+        except Exception:  # an odd object is no partial batch response
+            listed = False
+        if listed:
+            self._warned_ignored_failures = True
+            consumer_log.warning(
+                "handler.batch_item_failures_ignored",
+                bus_time=self.bus.clock.now(),
+                queue=self.queue.name,
+                function=self.function_name,
+                request_id=context.aws_request_id,
+                reason=(
+                    "the handler returned batchItemFailures, but the consumer was made "
+                    "without report_batch_item_failures=True: the whole batch is "
+                    "deleted, as on AWS (warned once per consumer)"
+                ),
+            )
 
     async def _settle(self, batch: list[ReceivedMessage], failed: set[str] | None) -> None:
         """Delete the messages the invocation handled; count the rest as failed."""
@@ -576,13 +703,11 @@ class Consumer:
         self._deleted += len(handles) - refused
 
     async def _call_with_timeout(
-        self, event: dict[str, Any], context: LambdaContext, deadline: float
+        self, event: dict[str, Any], context: LambdaContext, run: HandlerRun
     ) -> tuple[Any, BaseException | None, bool]:
         """Call the handler; return (result, exception, timed out)."""
         clock = self.bus.clock
-        result: Any = None
-        error: BaseException | None = None
-        timed_out = False
+        deadline = run.started + self.function_timeout
 
         if type(clock) is SystemClock and not self._is_async and not self._in_thread:
             # A sync handler on the loop cannot be stopped: no cancel scope around it.
@@ -590,14 +715,12 @@ class Consumer:
             # timeout too (its messages are not deleted).
             try:
                 result = self.handler(event, context)
-            except Exception as exc:
-                return None, exc, clock.now() > deadline
+            except BaseException as exc:
+                return None, self._handler_error(exc), clock.now() > deadline
+            error = None
             if inspect.isawaitable(result):
                 with anyio.move_on_after(max(0.0, deadline - clock.now())) as scope:
-                    try:
-                        result = await result
-                    except Exception as exc:
-                        error = exc
+                    result, error = await self._await(result)
                 if scope.cancelled_caught:
                     return None, None, True
             if clock.now() > deadline:
@@ -606,16 +729,14 @@ class Consumer:
 
         if type(clock) is SystemClock:  # the cheap way: anyio's own deadline
             with anyio.move_on_after(max(0.0, deadline - clock.now())) as scope:
-                try:
-                    result = await self._call(event, context)
-                except Exception as exc:
-                    error = exc
+                result, error = await self._call(event, context, run)
             # A handler that overran without yielding (so could not be cancelled)
             # timed out all the same, as Lambda would have stopped it.
             if scope.cancelled_caught or clock.now() > deadline:
                 return None, None, True
             return result, error, False
 
+        timed_out = False
         with anyio.CancelScope() as outer:
 
             async def watchdog() -> None:
@@ -625,32 +746,87 @@ class Consumer:
                 outer.cancel()
 
             async with anyio.create_task_group() as group:
-                clock.spawn(group, watchdog)
+                clock.spawn(group, watchdog)  # before the handler block: not part of it
                 try:
-                    result = await self._call(event, context)
-                except Exception as exc:
-                    error = exc
+                    with clock.handler(run):
+                        result, error = await self._call(event, context, run)
                 finally:
                     group.cancel_scope.cancel()
         if timed_out:
             return None, None, True
         return result, error, False
 
-    async def _call(self, event: dict[str, Any], context: LambdaContext) -> Any:
+    async def _call(
+        self, event: dict[str, Any], context: LambdaContext, run: HandlerRun
+    ) -> tuple[Any, BaseException | None]:
+        """Call the handler: (its result, None) or (None, the exception it raised)."""
         handler = self.handler
-        if self._is_async:
-            return await handler(event, context)
-        if self._in_thread:
-            result = await anyio.to_thread.run_sync(
-                functools.partial(handler, event, context),
-                abandon_on_cancel=True,
-                limiter=self._limiter,
-            )
-        else:
-            result = handler(event, context)
+        try:
+            if self._is_async:
+                return await handler(event, context), None
+            if self._in_thread:
+                run.in_thread = True
+                try:
+                    result = await anyio.to_thread.run_sync(
+                        functools.partial(handler, event, context),
+                        abandon_on_cancel=True,
+                        limiter=self._limiter,
+                    )
+                finally:
+                    run.in_thread = False
+            else:
+                result = handler(event, context)
+        except BaseException as exc:
+            return None, self._handler_error(exc)
         if inspect.isawaitable(result):
-            result = await result
-        return result
+            return await self._await(result)
+        return result, None
+
+    async def _await(self, result: Any) -> tuple[Any, BaseException | None]:
+        """Await what a sync handler returned: (its result, None) or (None, error)."""
+        try:
+            return await result, None
+        except BaseException as exc:
+            return None, self._handler_error(exc)
+
+    def _handler_error(self, error: BaseException) -> BaseException:
+        """Sort what a handler raised: return it as the invocation's failure, or
+        re-raise a cancellation of the consumer itself (call from ``except``).
+
+        Any ``Exception`` fails the batch, and so does a ``CancelledError`` the
+        handler raised on its own (one it met awaiting a task someone else
+        cancelled): only a cancellation of the poller is one. ``KeyboardInterrupt``,
+        ``SystemExit`` and other ``BaseException`` subclasses stop the consumer,
+        whose ``async with`` raises them.
+        """
+        if isinstance(error, Exception):
+            return error
+        if isinstance(error, asyncio.CancelledError) and not _cancelled_here():
+            return error
+        if isinstance(error, anyio.get_cancelled_exc_class()):
+            raise  # called from the except clause that caught it
+        if self._fatal is None:
+            self._fatal = error
+        if self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
+        return error
+
+
+def _cancelled_here() -> bool:
+    """Whether the current task is being cancelled (by a cancel scope, or, on
+    asyncio, by ``Task.cancel``)."""
+    if anyio.current_effective_deadline() == -math.inf:
+        return True
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # not in an asyncio event loop
+        return False
+    return task is not None and task.cancelling() > 0
+
+
+def _group(errors: list[BaseException]) -> BaseException:
+    """Several failures at once, as one group (an ExceptionGroup if all are Exceptions)."""
+    return BaseExceptionGroup("several failures while the consumer ran", errors)
 
 
 def _record_size(message: ReceivedMessage) -> int:
